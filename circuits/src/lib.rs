@@ -1,0 +1,1 @@
+//! copro-circuits (placeholder: filled in by its issue).

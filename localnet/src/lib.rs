@@ -1,0 +1,1 @@
+//! copro-localnet (placeholder: filled in by its issue).

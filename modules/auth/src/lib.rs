@@ -1,0 +1,1 @@
+//! copro-auth (placeholder: filled in by its issue).

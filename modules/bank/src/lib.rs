@@ -1,0 +1,1 @@
+//! copro-bank (placeholder: filled in by its issue).

@@ -1,0 +1,1 @@
+//! copro-store (placeholder: filled in by its issue).
