@@ -1,1 +1,10 @@
-//! copro-localnet (placeholder: filled in by its issue).
+//! Orchestration of a copro localnet: N real CometBFT validators, each with its
+//! own `coprod`, on 127.0.0.1. Used by the `localnet` binary and by the
+//! end-to-end tests in `integration/`.
+
+pub mod layout;
+pub mod net;
+pub mod process;
+
+pub use layout::{Layout, NodePorts};
+pub use net::{AppKind, Localnet, NodeStatus, Proc, UpOptions, rpc_client};

@@ -1,0 +1,123 @@
+//! `localnet`: start, inspect and stop a copro localnet.
+// A developer tool, not consensus code: it reads the clock to report progress.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use copro_localnet::{AppKind, Localnet, UpOptions};
+
+#[derive(Parser)]
+#[command(name = "localnet", version, about = "A copro localnet of CometBFT validators on 127.0.0.1")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a fresh localnet (wiping HOME) and start every node.
+    Up {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value = "copro-localnet")]
+        chain_id: String,
+        /// First port of node 0; node i uses BASE+10i .. BASE+10i+4.
+        #[arg(long, default_value_t = copro_localnet::layout::DEFAULT_BASE_PORT)]
+        base_port: u16,
+        /// CometBFT timeout_commit (block time), e.g. 1s or 500ms.
+        #[arg(long, default_value = "1s")]
+        block_time: String,
+        /// ABCI application (kvstore only to debug the orchestration).
+        #[arg(long, value_enum, default_value_t = AppKind::Coprod, hide = true)]
+        app: AppKind,
+    },
+    /// Print each node's name, RPC URL, latest height and app hash.
+    Status {
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every process the localnet started.
+    Down {
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Cmd::Up { validators, home, chain_id, base_port, block_time, app } => {
+            let home = absolute(home)?;
+            let mut opts = UpOptions::new(validators, &home);
+            opts.chain_id = chain_id;
+            opts.base_port = base_port;
+            opts.block_time = block_time;
+            opts.app = app;
+            let net = Localnet::up(&opts).await?;
+            println!("localnet {} is up with {} validators:", net.state().chain_id, net.len());
+            for n in &net.state().nodes {
+                println!(
+                    "  {}  rpc {}  p2p 127.0.0.1:{}  abci 127.0.0.1:{}  logs {}",
+                    n.name,
+                    n.ports.rpc_url(),
+                    n.ports.p2p,
+                    n.ports.abci,
+                    n.home.join("logs").display()
+                );
+            }
+            for a in &net.state().accounts {
+                println!("  account {} {} (keyring {})", a.name, a.address, net.state().keyring_dir.display());
+            }
+        }
+        Cmd::Status { home, json } => {
+            let mut net = Localnet::open(&home)?;
+            let status = net.status().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                for s in status {
+                    println!(
+                        "{:<7} {:<24} height {:>6}  app_hash {}{}",
+                        s.name,
+                        s.rpc,
+                        s.height.map_or("-".into(), |h| h.to_string()),
+                        s.app_hash.as_deref().unwrap_or("-"),
+                        if s.running { "" } else { "  (not running)" }
+                    );
+                }
+            }
+        }
+        Cmd::Down { home } => {
+            let mut net = Localnet::open(&home)?;
+            net.down()?;
+            println!("localnet in {} stopped", home.display());
+        }
+    }
+    Ok(())
+}
+
+fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    Ok(std::env::current_dir().context("no current directory")?.join(path))
+}

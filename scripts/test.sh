@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, lints, unit tests, circuit tests and
+# the end-to-end tests against real CometBFT processes. Installs what is missing
+# first (scripts/setup.sh), and reuses one target dir for everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== build (binaries are needed by the end-to-end tests)"
+cargo build --workspace --bins --locked
+
+echo "== unit and circuit tests"
+cargo test --workspace --locked --exclude copro-integration
+
+echo "== end-to-end tests against real CometBFT (one localnet at a time: 2 cores)"
+COPRO_BIN_DIR="$CARGO_TARGET_DIR/debug" cargo test -p copro-integration --locked -- --test-threads=1
+
+echo "== clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "all tests passed"
