@@ -2,9 +2,11 @@
 //! own `coprod`, on 127.0.0.1. Used by the `localnet` binary and by the
 //! end-to-end tests in `integration/`.
 
+pub mod bench;
 pub mod layout;
 pub mod net;
 pub mod process;
+pub mod wallet;
 
 pub use layout::{Layout, NodePorts};
 pub use net::{AppKind, Localnet, NodeStatus, Proc, UpOptions, rpc_client};

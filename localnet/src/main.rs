@@ -47,6 +47,25 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A small demo workload through the user CLI (`coprod tx/query`).
+    Demo {
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+    },
+    /// Drive the localnet with signed bank sends; print committed tx/s,
+    /// blocks/s and the mean block interval.
+    Bench {
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+        /// Transactions each funded test account sends.
+        #[arg(long, default_value_t = 250)]
+        per_sender: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop every process the localnet started.
     Down {
         /// Localnet home directory.
@@ -106,11 +125,68 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Demo { home } => demo(&Localnet::open(&home)?)?,
+        Cmd::Bench { home, per_sender, json } => {
+            let net = Localnet::open(&home)?;
+            let r = copro_localnet::bench::run(&net, per_sender).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "bench: {} validators, {} senders, {} txs sent ({} refused by CheckTx)",
+                    r.validators, r.senders, r.sent, r.refused
+                );
+                println!(
+                    "  committed {} txs in {} blocks (heights {}..={}) over {:.2} s of block time",
+                    r.committed, r.blocks, r.heights.0, r.heights.1, r.seconds
+                );
+                println!("  committed tx/s        {:>10.1}", r.tx_per_second);
+                println!("  blocks/s              {:>10.2}", r.blocks_per_second);
+                println!("  mean block interval   {:>10.0} ms", r.mean_block_interval_ms);
+                println!("  mean txs per block    {:>10.1} (blocks that carried any)", r.mean_txs_per_nonempty_block);
+            }
+        }
         Cmd::Down { home } => {
             let mut net = Localnet::open(&home)?;
             net.down()?;
             println!("localnet in {} stopped", home.display());
         }
+    }
+    Ok(())
+}
+
+/// Runs the user CLI the way a person would, printing each command first.
+fn demo(net: &Localnet) -> anyhow::Result<()> {
+    let state = net.state();
+    anyhow::ensure!(
+        state.accounts.len() >= 2,
+        "the demo needs two funded test accounts (this localnet has {})",
+        state.accounts.len()
+    );
+    let coprod = copro_localnet::process::find_binary("coprod")?;
+    let keyring = state.keyring_dir.display().to_string();
+    let (alice, bob) = (&state.accounts[0], &state.accounts[1]);
+    let last = net.len() - 1;
+    let key_hex = hex::encode(copro_bank::state_key::balance(&bob.address, "ucopro"));
+    let steps: Vec<Vec<String>> = vec![
+        vec!["keys".into(), "list".into(), "--keyring-dir".into(), keyring.clone()],
+        vec!["status".into(), "--node".into(), net.rpc_url(0)],
+        vec![
+            "tx".into(), "bank".into(), "send".into(), alice.name.clone(), bob.address.clone(),
+            "1000ucopro".into(), "--keyring-dir".into(), keyring.clone(), "--node".into(),
+            net.rpc_url(0), "--chain-id".into(), state.chain_id.clone(), "--wait".into(),
+        ],
+        vec!["query".into(), "bank".into(), "balance".into(), bob.address.clone(), "--node".into(), net.rpc_url(last)],
+        vec!["query".into(), "account".into(), alice.address.clone(), "--node".into(), net.rpc_url(last)],
+        vec!["query".into(), "store".into(), key_hex, "--prove".into(), "--node".into(), net.rpc_url(last)],
+    ];
+    for args in steps {
+        println!("$ coprod {}", args.join(" "));
+        let out = std::process::Command::new(&coprod).args(&args).output()?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(out.status.success(), "`coprod {}` failed ({})", args.join(" "), out.status);
+        println!();
     }
     Ok(())
 }
