@@ -1,1 +1,803 @@
-fn main() {}
+//! `coprod`: copro's daemon and CLI, in the style of Cosmos SDK daemons.
+//!
+//! ```text
+//! coprod init --home H --chain-id C [--moniker M] [--overwrite]
+//! coprod genesis add-account ADDR_OR_KEYNAME COINS --home H [--keyring-dir K]
+//! coprod start --home H [--abci-address tcp://127.0.0.1:26658]
+//! coprod keys add NAME [--recover] | keys list | keys show NAME [-a]
+//! coprod tx bank send FROM TO AMOUNT [--fees 5000ucopro] [--gas 200000] [--wait]
+//! coprod query bank balance ADDR [--denom ucopro] | query bank balances ADDR
+//! coprod query account ADDR | query store KEY_HEX [--prove] [--height H]
+//! coprod status
+//! ```
+//! Global flags: `--home` (default `~/.coprod`), `--node` (default: app.toml
+//! `[client] node`), `--keyring-dir` (default `H/keyring-test`),
+//! `--output text|json`.
+
+// The CLI is not consensus code: it may read the clock (timeouts).
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use copro_auth::Address;
+use copro_bank::Coins;
+use coprod::config::{AppConfig, parse_tcp_address};
+use coprod::keyring::{KeyInfo, Keyring};
+use coprod::{App, AppState, client, query, tx};
+use serde_json::{Value, json};
+use tendermint_rpc::Client;
+
+#[derive(Parser, Debug)]
+#[command(name = "coprod", version, about = "copro chain daemon and CLI (ABCI 2.0 app for CometBFT v0.38)")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Home directory (CometBFT config + app.toml + data).
+    #[arg(long, global = true, env = "COPROD_HOME")]
+    home: Option<PathBuf>,
+    /// CometBFT RPC URL (default: app.toml [client] node, else http://127.0.0.1:26657).
+    #[arg(long, global = true)]
+    node: Option<String>,
+    /// Keyring directory (default: HOME/keyring-test; plaintext "test" backend).
+    #[arg(long, global = true)]
+    keyring_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Initialise a home: CometBFT config and keys (via `cometbft init`),
+    /// genesis with chain-id and empty app_state, and config/app.toml.
+    Init {
+        /// Chain-id written into genesis and app.toml.
+        #[arg(long)]
+        chain_id: String,
+        /// Node moniker (CometBFT config.toml).
+        #[arg(long)]
+        moniker: Option<String>,
+        /// Replace an existing genesis.json and app.toml (node keys are kept).
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Edit genesis.json.
+    #[command(subcommand)]
+    Genesis(GenesisCmd),
+    /// Run the ABCI server (CometBFT connects to it as proxy_app).
+    Start {
+        /// Listen address, overrides app.toml [abci] address.
+        #[arg(long)]
+        abci_address: Option<String>,
+    },
+    /// Manage keys in the keyring.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Sign and broadcast transactions.
+    #[command(subcommand)]
+    Tx(TxCmd),
+    /// Query the chain.
+    #[command(subcommand, alias = "q")]
+    Query(QueryCmd),
+    /// Node status: height, app hash, chain-id.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+enum GenesisCmd {
+    /// Add an account with coins to genesis (app_state.auth and app_state.bank).
+    AddAccount {
+        /// A copro1... address or the name of a key in the keyring.
+        address_or_key: String,
+        /// Coins, e.g. 1000000000ucopro,500stake.
+        coins: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// Create a key (prints its mnemonic once), or recover one from a
+    /// mnemonic read from stdin with --recover.
+    Add {
+        /// Key name.
+        name: String,
+        /// Read a BIP-39 mnemonic from stdin instead of generating one.
+        #[arg(long)]
+        recover: bool,
+    },
+    /// List keys.
+    List,
+    /// Show a key.
+    Show {
+        /// Key name (or address).
+        name: String,
+        /// Print the address only.
+        #[arg(short = 'a', long = "address")]
+        address_only: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TxCmd {
+    /// Bank transactions.
+    #[command(subcommand)]
+    Bank(BankTxCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum BankTxCmd {
+    /// Send coins: FROM (key name or address of a key) → TO.
+    Send {
+        /// Sender: key name or its address.
+        from: String,
+        /// Recipient address.
+        to: String,
+        /// Amount, e.g. 1000ucopro.
+        amount: String,
+        /// Fee (default 5000ucopro = 200000 gas × 0.025ucopro).
+        #[arg(long, default_value = "5000ucopro")]
+        fees: String,
+        /// Gas limit.
+        #[arg(long, default_value_t = 200_000)]
+        gas: u64,
+        /// Memo.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Chain-id (default: app.toml, else the node's).
+        #[arg(long)]
+        chain_id: Option<String>,
+        /// Wait until the tx is in a block and report its height and code.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds.
+        #[arg(long, default_value_t = 30)]
+        wait_timeout: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum QueryCmd {
+    /// Bank queries.
+    #[command(subcommand)]
+    Bank(BankQueryCmd),
+    /// Account (number, sequence, pubkey).
+    Account {
+        /// Address.
+        address: String,
+    },
+    /// Raw store value, optionally with a verified ICS-23 proof.
+    Store {
+        /// Key, hex (e.g. of `bank/balance/copro1.../ucopro`).
+        key_hex: String,
+        /// Ask for a proof and verify it against the app hash of header H+1.
+        #[arg(long)]
+        prove: bool,
+        /// State after block H (0 = latest committed).
+        #[arg(long, default_value_t = 0)]
+        height: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BankQueryCmd {
+    /// Balance of one denom.
+    Balance {
+        /// Address.
+        address: String,
+        /// Denom.
+        #[arg(long, default_value = tx::FEE_DENOM)]
+        denom: String,
+    },
+    /// All balances.
+    Balances {
+        /// Address.
+        address: String,
+    },
+}
+
+fn default_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".coprod")
+}
+
+impl Global {
+    fn home(&self) -> PathBuf {
+        self.home.clone().unwrap_or_else(default_home)
+    }
+    fn keyring(&self) -> Keyring {
+        Keyring::new(
+            self.keyring_dir
+                .clone()
+                .unwrap_or_else(|| self.home().join("keyring-test")),
+        )
+    }
+    fn config(&self) -> Option<AppConfig> {
+        AppConfig::load(&self.home()).ok()
+    }
+    fn node(&self) -> String {
+        self.node
+            .clone()
+            .or_else(|| self.config().map(|c| c.client.node))
+            .unwrap_or_else(|| "http://127.0.0.1:26657".to_string())
+    }
+    fn client(&self) -> anyhow::Result<tendermint_rpc::HttpClient> {
+        client::connect(&self.node())
+    }
+}
+
+fn print(output: Output, value: &Value, text: impl FnOnce() -> String) {
+    match output {
+        Output::Json => println!("{value}"),
+        Output::Text => println!("{}", text()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = cli.global;
+    match cli.cmd {
+        Cmd::Init {
+            chain_id,
+            moniker,
+            overwrite,
+        } => init(&g, &chain_id, moniker.as_deref(), overwrite),
+        Cmd::Genesis(GenesisCmd::AddAccount {
+            address_or_key,
+            coins,
+        }) => add_genesis_account(&g, &address_or_key, &coins),
+        Cmd::Start { abci_address } => start(&g, abci_address).await,
+        Cmd::Keys(cmd) => keys(&g, cmd),
+        Cmd::Tx(TxCmd::Bank(BankTxCmd::Send {
+            from,
+            to,
+            amount,
+            fees,
+            gas,
+            note,
+            chain_id,
+            wait,
+            wait_timeout,
+        })) => {
+            send(
+                &g,
+                SendArgs {
+                    from,
+                    to,
+                    amount,
+                    fees,
+                    gas,
+                    memo: note,
+                    chain_id,
+                    wait: wait.then(|| Duration::from_secs(wait_timeout)),
+                },
+            )
+            .await
+        }
+        Cmd::Query(q) => query_cmd(&g, q).await,
+        Cmd::Status => status(&g).await,
+    }
+}
+
+fn cometbft_bin() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("COMETBFT_BIN") {
+        let bin = PathBuf::from(bin);
+        if bin.is_file() {
+            return Ok(bin);
+        }
+        bail!(
+            "COMETBFT_BIN={} does not exist; install CometBFT: run scripts/setup.sh",
+            bin.display()
+        );
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("cometbft"))
+        .find(|p| p.is_file())
+        .context("cometbft not found on PATH (or set COMETBFT_BIN); install CometBFT: run scripts/setup.sh")
+}
+
+fn genesis_path(home: &Path) -> PathBuf {
+    home.join("config").join("genesis.json")
+}
+
+fn init(g: &Global, chain_id: &str, moniker: Option<&str>, overwrite: bool) -> anyhow::Result<ExitCode> {
+    let home = g.home();
+    let genesis = genesis_path(&home);
+    let app_toml = AppConfig::path(&home);
+    if (genesis.exists() || app_toml.exists()) && !overwrite {
+        bail!(
+            "{} is already initialised ({} exists); use --overwrite to replace genesis.json and app.toml",
+            home.display(),
+            if app_toml.exists() { app_toml.display() } else { genesis.display() }
+        );
+    }
+    if chain_id.is_empty() || chain_id.len() > 50 {
+        bail!("chain-id must be 1-50 characters");
+    }
+    if overwrite && genesis.exists() {
+        std::fs::remove_file(&genesis)?;
+    }
+    let bin = cometbft_bin()?;
+    let out = std::process::Command::new(&bin)
+        .arg("init")
+        .arg("--home")
+        .arg(&home)
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "`cometbft init --home {}` failed: {}",
+            home.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Genesis: chain-id and an empty app_state.
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&genesis)?)
+        .context("cometbft wrote an unreadable genesis.json")?;
+    doc["chain_id"] = Value::String(chain_id.to_string());
+    doc["app_state"] = serde_json::to_value(AppState::default())?;
+    std::fs::write(&genesis, serde_json::to_string_pretty(&doc)?)?;
+    if let Some(moniker) = moniker {
+        let cfg_path = home.join("config").join("config.toml");
+        let cfg = std::fs::read_to_string(&cfg_path)?;
+        let escaped = moniker.replace('\\', "\\\\").replace('"', "\\\"");
+        let cfg: String = cfg
+            .lines()
+            .map(|l| {
+                if l.starts_with("moniker = ") {
+                    format!("moniker = \"{escaped}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&cfg_path, cfg + "\n")?;
+    }
+    AppConfig::new(chain_id).save(&home)?;
+    print(
+        g.output,
+        &json!({"home": home, "chain_id": chain_id, "genesis": genesis, "app_toml": app_toml}),
+        || {
+            format!(
+                "initialised {} for chain {chain_id}\n  genesis: {}\n  app config: {}",
+                home.display(),
+                genesis.display(),
+                app_toml.display()
+            )
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow::Result<ExitCode> {
+    let home = g.home();
+    let address = match Address::parse(address_or_key) {
+        Ok(a) => a,
+        Err(_) => {
+            let key = g.keyring().resolve(address_or_key).with_context(|| {
+                format!("'{address_or_key}' is not a copro1... address nor a key name")
+            })?;
+            Address::parse(&key.address).map_err(|e| anyhow::anyhow!(e.log))?
+        }
+    };
+    let coins = Coins::parse(coins).map_err(|e| anyhow::anyhow!(e.log))?;
+    if coins.is_empty() {
+        bail!("give at least one coin, e.g. 1000000ucopro");
+    }
+    let path = genesis_path(&home);
+    let mut doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}; run `coprod init` first", path.display()))?,
+    )?;
+    let mut state: AppState = if doc["app_state"].is_null() {
+        AppState::default()
+    } else {
+        serde_json::from_value(doc["app_state"].clone()).context("genesis app_state is invalid")?
+    };
+    if !state.auth.accounts.iter().any(|a| a.address == address.as_str()) {
+        state.auth.accounts.push(copro_auth::genesis::GenesisAccount {
+            address: address.to_string(),
+        });
+    }
+    let mut merged: Vec<copro_bank::Coin> = Vec::new();
+    if let Some(existing) = state.bank.balances.iter().find(|b| b.address == address.as_str()) {
+        for c in &existing.coins {
+            let amount = c
+                .amount
+                .parse::<u128>()
+                .with_context(|| format!("bad amount in genesis: {}", c.amount))?;
+            merged.push(copro_bank::Coin {
+                denom: c.denom.clone(),
+                amount,
+            });
+        }
+    }
+    for c in coins.iter() {
+        match merged.iter_mut().find(|m| m.denom == c.denom) {
+            Some(m) => {
+                m.amount = m
+                    .amount
+                    .checked_add(c.amount)
+                    .context("genesis balance overflows u128")?
+            }
+            None => merged.push(c.clone()),
+        }
+    }
+    merged.sort();
+    let entry = copro_bank::genesis::GenesisBalance {
+        address: address.to_string(),
+        coins: merged.iter().map(Into::into).collect(),
+    };
+    match state.bank.balances.iter_mut().find(|b| b.address == address.as_str()) {
+        Some(b) => *b = entry,
+        None => state.bank.balances.push(entry),
+    }
+    doc["app_state"] = serde_json::to_value(&state)?;
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    let total = Coins::new(merged).map(|c| c.to_string()).unwrap_or_default();
+    print(
+        g.output,
+        &json!({"address": address.to_string(), "coins": total}),
+        || format!("genesis account {address}: {total}"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitCode> {
+    let home = g.home();
+    let config = AppConfig::load(&home)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .context("invalid [log] level in app.toml")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let addr = parse_tcp_address(abci_address.as_deref().unwrap_or(&config.abci.address))?;
+    let min_gas_price = tx::GasPrice::parse(&config.minimum_gas_prices)
+        .map_err(|e| anyhow::anyhow!("app.toml minimum-gas-prices: {e}"))?;
+    let store_file = config.store_file(&home);
+    let storage = copro_store::Storage::open(&store_file)
+        .with_context(|| format!("cannot open the store {}", store_file.display()))?;
+    tracing::info!(
+        store = %store_file.display(),
+        height = ?storage.latest_version()?,
+        %addr,
+        "starting coprod"
+    );
+    let app = App::new(storage, min_gas_price);
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    coprod::service::serve(app, addr, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_text(k: &KeyInfo) -> String {
+    let mut s = format!(
+        "- name: {}\n  address: {}\n  pubkey: '{}'",
+        k.name, k.address, k.pubkey
+    );
+    if let Some(m) = &k.mnemonic {
+        s.push_str(&format!(
+            "\n\n**Important** write this mnemonic phrase in a safe place.\n\
+             It is the only way to recover your account if you ever forget your password.\n\n{m}"
+        ));
+    }
+    s
+}
+
+fn keys(g: &Global, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
+    let kr = g.keyring();
+    match cmd {
+        KeysCmd::Add { name, recover } => {
+            let mnemonic = if recover {
+                eprintln!("> Enter your bip39 mnemonic");
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line)
+            } else {
+                None
+            };
+            let info = kr.add(&name, mnemonic.as_deref())?;
+            eprintln!(
+                "note: keyring-backend test: the key is stored UNENCRYPTED in {}",
+                kr.dir().display()
+            );
+            print(g.output, &serde_json::to_value(&info)?, || key_text(&info));
+        }
+        KeysCmd::List => {
+            let keys: Vec<KeyInfo> = kr.list()?.iter().map(KeyInfo::from).collect();
+            print(g.output, &serde_json::to_value(&keys)?, || {
+                keys.iter().map(key_text).collect::<Vec<_>>().join("\n")
+            });
+        }
+        KeysCmd::Show { name, address_only } => {
+            let info = KeyInfo::from(&kr.resolve(&name)?);
+            if address_only {
+                println!("{}", info.address);
+            } else {
+                print(g.output, &serde_json::to_value(&info)?, || key_text(&info));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct SendArgs {
+    from: String,
+    to: String,
+    amount: String,
+    fees: String,
+    gas: u64,
+    memo: String,
+    chain_id: Option<String>,
+    wait: Option<Duration>,
+}
+
+async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
+    let key = g.keyring().resolve(&a.from)?;
+    let signing_key = key.signing_key()?;
+    let from = Address::parse(&key.address).map_err(|e| anyhow::anyhow!(e.log))?;
+    let to = Address::parse(&a.to).map_err(|e| anyhow::anyhow!(e.log))?;
+    let amount = Coins::parse(&a.amount).map_err(|e| anyhow::anyhow!(e.log))?;
+    let fee = Coins::parse(&a.fees).map_err(|e| anyhow::anyhow!(e.log))?;
+    let client = g.client()?;
+    let chain_id = match a.chain_id.or_else(|| g.config().map(|c| c.chain_id)) {
+        Some(c) => c,
+        None => client
+            .status()
+            .await
+            .context("cannot reach the node for its chain-id; pass --chain-id")?
+            .node_info
+            .network
+            .to_string(),
+    };
+    let account = client::query_account(&client, from.as_str())
+        .await?
+        .with_context(|| format!("account {from} does not exist on chain; fund it first"))?;
+    let tx_bytes = client::sign_send(&client::SendParams {
+        key: &signing_key,
+        from: &from,
+        to: &to,
+        amount: &amount,
+        fee: &fee,
+        gas: a.gas,
+        memo: &a.memo,
+        chain_id: &chain_id,
+        account_number: account.account_number,
+        sequence: account.sequence,
+    })?;
+    let result = client::broadcast(&client, tx_bytes, a.wait).await?;
+    print(g.output, &serde_json::to_value(&result)?, || {
+        let mut s = format!("txhash: {}\ncode: {}", result.txhash, result.code);
+        if let Some(h) = result.height {
+            s.push_str(&format!("\nheight: {h}"));
+        }
+        if !result.log.is_empty() {
+            s.push_str(&format!("\nlog: {}", result.log));
+        }
+        s
+    });
+    Ok(if result.code == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn query_cmd(g: &Global, q: QueryCmd) -> anyhow::Result<ExitCode> {
+    let client = g.client()?;
+    match q {
+        QueryCmd::Bank(BankQueryCmd::Balance { address, denom }) => {
+            let (denom, amount) = client::query_balance(&client, &address, &denom).await?;
+            print(
+                g.output,
+                &json!({"balance": {"denom": denom, "amount": amount}}),
+                || format!("{amount}{denom}"),
+            );
+        }
+        QueryCmd::Bank(BankQueryCmd::Balances { address }) => {
+            let balances = client::query_balances(&client, &address).await?;
+            let list: Vec<Value> = balances
+                .iter()
+                .map(|(d, a)| json!({"denom": d, "amount": a}))
+                .collect();
+            print(g.output, &json!({"balances": list}), || {
+                if balances.is_empty() {
+                    "no balances".to_string()
+                } else {
+                    balances
+                        .iter()
+                        .map(|(d, a)| format!("{a}{d}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+            });
+        }
+        QueryCmd::Account { address } => {
+            let account = client::query_account(&client, &address)
+                .await?
+                .with_context(|| format!("account {address} not found"))?;
+            let pubkey = account
+                .pub_key
+                .as_ref()
+                .and_then(|pk| cosmrs::crypto::PublicKey::try_from(pk).ok())
+                .map(|pk| pk.to_json());
+            print(
+                g.output,
+                &json!({
+                    "address": account.address,
+                    "account_number": account.account_number.to_string(),
+                    "sequence": account.sequence.to_string(),
+                    "pubkey": pubkey,
+                }),
+                || {
+                    format!(
+                        "address: {}\naccount_number: {}\nsequence: {}\npubkey: {}",
+                        account.address,
+                        account.account_number,
+                        account.sequence,
+                        pubkey.clone().unwrap_or_else(|| "none".into())
+                    )
+                },
+            );
+        }
+        QueryCmd::Store {
+            key_hex,
+            prove,
+            height,
+        } => return query_store(g, &client, &key_hex, prove, height).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn query_store(
+    g: &Global,
+    client: &tendermint_rpc::HttpClient,
+    key_hex: &str,
+    prove: bool,
+    height: u64,
+) -> anyhow::Result<ExitCode> {
+    let key = hex::decode(key_hex.trim_start_matches("0x")).context("KEY_HEX is not hex")?;
+    let resp = client::abci_query(client, query::STORE_KEY_PATH, key.clone(), height, prove).await?;
+    let h = resp.height.value();
+    let exists = !resp.value.is_empty();
+    let mut out = json!({
+        "key": hex::encode(&key),
+        "value": hex::encode(&resp.value),
+        "exists": exists,
+        "height": h,
+    });
+    let mut text = format!(
+        "height: {h}\nkey: {}\nvalue: {}",
+        hex::encode(&key),
+        if exists { hex::encode(&resp.value) } else { "(absent)".into() }
+    );
+    let mut ok = true;
+    if prove {
+        let (verified, detail, app_hash) = verify_store_proof(client, &resp, &key, h).await;
+        ok = verified;
+        out["proof_verified"] = json!(verified);
+        out["verification"] = json!(detail);
+        out["app_hash"] = json!(app_hash);
+        text.push_str(&format!("\nproof: {detail}"));
+    }
+    print(g.output, &out, || text);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Verifies a `/store/key` proof against the app hash in the header of block
+/// `height + 1` (waiting a few seconds for that block if needed).
+async fn verify_store_proof(
+    client: &tendermint_rpc::HttpClient,
+    resp: &tendermint_rpc::endpoint::abci_query::AbciQuery,
+    key: &[u8],
+    height: u64,
+) -> (bool, String, String) {
+    use prost::Message;
+    let Some(op) = resp.proof.as_ref().and_then(|p| p.ops.first()) else {
+        return (false, "NOT verified: the node returned no proof".into(), String::new());
+    };
+    if op.field_type != query::PROOF_OP_TYPE {
+        return (false, format!("NOT verified: unknown proof type {}", op.field_type), String::new());
+    }
+    let Ok(proof) = ics23::CommitmentProof::decode(op.data.as_slice()) else {
+        return (false, "NOT verified: undecodable proof".into(), String::new());
+    };
+    let mut header = None;
+    for _ in 0..20 {
+        if let Ok(c) = client.commit(tendermint::block::Height::try_from(height + 1).unwrap_or_default()).await {
+            header = Some(c.signed_header.header);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let Some(header) = header else {
+        return (
+            false,
+            format!("NOT verified: block {} (whose header holds the app hash of height {height}) is not available", height + 1),
+            String::new(),
+        );
+    };
+    let root = header.app_hash.as_bytes().to_vec();
+    let app_hash = hex::encode_upper(&root);
+    let spec = copro_store::proof_spec();
+    let verified = if resp.value.is_empty() {
+        ics23::verify_non_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key)
+    } else {
+        ics23::verify_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key, &resp.value)
+    };
+    let what = if resp.value.is_empty() { "non-existence" } else { "existence" };
+    if verified {
+        (
+            true,
+            format!("{what} proof verified against app hash {app_hash} of header {}", height + 1),
+            app_hash,
+        )
+    } else {
+        (
+            false,
+            format!("{what} proof does NOT verify against app hash {app_hash} of header {}", height + 1),
+            app_hash,
+        )
+    }
+}
+
+async fn status(g: &Global) -> anyhow::Result<ExitCode> {
+    let client = g.client()?;
+    let s = client
+        .status()
+        .await
+        .with_context(|| format!("cannot reach {}", g.node()))?;
+    let height = s.sync_info.latest_block_height.value();
+    let app_hash = s.sync_info.latest_app_hash.to_string();
+    let chain_id = s.node_info.network.to_string();
+    print(
+        g.output,
+        &json!({
+            "chain_id": chain_id,
+            "height": height,
+            "app_hash": app_hash,
+            "catching_up": s.sync_info.catching_up,
+            "moniker": s.node_info.moniker.to_string(),
+        }),
+        || format!("chain-id: {chain_id}\nheight: {height}\napp hash: {app_hash}"),
+    );
+    Ok(ExitCode::SUCCESS)
+}

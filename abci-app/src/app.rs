@@ -1,0 +1,472 @@
+//! The ABCI 2.0 application: one [`App`] that handles every request in order.
+//!
+//! Heights and versions: the store version `H` holds the state after block
+//! `H` (version 0 = genesis, written at InitChain). The app hash returned by
+//! FinalizeBlock of block `H` is the root of version `H`; CometBFT puts it in
+//! the header of block `H + 1`. Info reports the last *committed* version.
+
+use copro_auth::{Code, Event, TxError};
+use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
+use serde::{Deserialize, Serialize};
+use tendermint::abci::types::ExecTxResult;
+use tendermint::abci::{Code as AbciCode, Event as AbciEvent, EventAttributeIndexExt};
+use tendermint::block::Height;
+use tendermint::v0_38::abci::{request, response};
+use tendermint::AppHash;
+
+use crate::query;
+use crate::tx::{CheckedTx, Context, ExecError, GasPrice, Mode, TxOutcome, execute};
+
+/// Store keys of the app itself (besides the modules' `state_key`s).
+pub mod state_key {
+    /// `app/chain_id` → the chain-id (UTF-8), written at genesis. Block
+    /// execution verifies signatures against it, so it survives restarts.
+    pub fn chain_id() -> Vec<u8> {
+        b"app/chain_id".to_vec()
+    }
+}
+
+/// Genesis `app_state` of copro:
+///
+/// ```json
+/// {"auth": {"accounts": [{"address": "copro1..."}]},
+///  "bank": {"balances": [{"address": "copro1...",
+///                         "coins": [{"denom": "ucopro", "amount": "1000"}]}]}}
+/// ```
+/// Both sections are optional; unknown fields are refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppState {
+    /// Auth module genesis.
+    #[serde(default)]
+    pub auth: copro_auth::genesis::GenesisState,
+    /// Bank module genesis.
+    #[serde(default)]
+    pub bank: copro_bank::genesis::GenesisState,
+}
+
+/// A local fault (store failure, genesis misconfiguration) that must stop
+/// the node: returned as an error to tower-abci, which halts CometBFT. Never
+/// caused by transaction contents.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
+
+impl From<copro_store::StoreError> for Fatal {
+    fn from(e: copro_store::StoreError) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+/// The application.
+pub struct App {
+    storage: Storage,
+    min_gas_price: GasPrice,
+    /// CheckTx state: the committed state plus the txs accepted into the
+    /// mempool since, so one sender can queue several txs per block. Reset
+    /// at Commit (CometBFT then rechecks the mempool).
+    check_state: Option<StateDelta<Snapshot>>,
+    /// Block hashed by FinalizeBlock, written at Commit.
+    pending: Option<PendingCommit>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// Result of executing the txs of a block.
+struct BlockRun {
+    delta: StateDelta<Snapshot>,
+    txs: Vec<TxRun>,
+}
+
+/// Result of one tx of a block.
+struct TxRun {
+    gas_wanted: u64,
+    gas_used: u64,
+    /// Events on success; error and the events of the ante on failure.
+    result: Result<Vec<Event>, (TxError, Vec<Event>)>,
+    /// Undecodable or failed ante: such a tx does not belong in a block.
+    invalid: bool,
+}
+
+impl TxRun {
+    fn into_exec_result(self) -> ExecTxResult {
+        let gas_wanted = i64::try_from(self.gas_wanted).unwrap_or(i64::MAX);
+        let gas_used = i64::try_from(self.gas_used).unwrap_or(i64::MAX);
+        match self.result {
+            Ok(events) => ExecTxResult {
+                code: AbciCode::Ok,
+                gas_wanted,
+                gas_used,
+                events: to_abci_events(events),
+                ..Default::default()
+            },
+            Err((e, events)) => ExecTxResult {
+                code: AbciCode::from(e.code.value()),
+                log: e.log,
+                gas_wanted,
+                gas_used,
+                events: to_abci_events(events),
+                codespace: copro_auth::error::CODESPACE.to_string(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+fn to_abci_events(events: Vec<Event>) -> Vec<AbciEvent> {
+    events
+        .into_iter()
+        .map(|e| AbciEvent::new(e.kind, e.attributes.into_iter().map(|a| a.index())))
+        .collect()
+}
+
+fn app_hash(root: [u8; 32]) -> AppHash {
+    AppHash::try_from(root.to_vec()).unwrap_or_default()
+}
+
+fn height_u64(h: Height) -> u64 {
+    h.value()
+}
+
+impl App {
+    /// An app over `storage` with the node's CheckTx fee policy.
+    pub fn new(storage: Storage, min_gas_price: GasPrice) -> Self {
+        Self {
+            storage,
+            min_gas_price,
+            check_state: None,
+            pending: None,
+        }
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    fn chain_id(state: &impl StateRead) -> Result<String, TxError> {
+        let raw = state
+            .get_raw(&state_key::chain_id())?
+            .ok_or_else(|| TxError::internal("chain not initialised (no InitChain yet)"))?;
+        String::from_utf8(raw).map_err(|_| TxError::internal("corrupt chain-id"))
+    }
+
+    /// InitChain: writes the genesis state as version 0 and returns its root.
+    pub fn init_chain(&mut self, req: request::InitChain) -> Result<response::InitChain, Fatal> {
+        if req.initial_height.value() != 1 {
+            return Err(Fatal(format!(
+                "initial_height {} is not supported: copro genesis must start at height 1",
+                req.initial_height
+            )));
+        }
+        match self.storage.latest_version()? {
+            None => {}
+            Some(0) => {
+                // Crash between InitChain and the first Commit: genesis is
+                // already on disk and is a pure function of genesis.json.
+                let root = self
+                    .storage
+                    .root_hash(0)?
+                    .ok_or_else(|| Fatal("genesis version missing".into()))?;
+                tracing::info!(app_hash = %hex::encode_upper(root), "genesis already written; reusing it");
+                return Ok(response::InitChain {
+                    consensus_params: None,
+                    validators: vec![],
+                    app_hash: app_hash(root),
+                });
+            }
+            Some(v) => {
+                return Err(Fatal(format!(
+                    "CometBFT asked for InitChain but the app store is already at height {v}; \
+                     the CometBFT data and the coprod store (app.toml [store] path) disagree: \
+                     reset both or neither"
+                )));
+            }
+        }
+        let app_state: AppState = if req.app_state_bytes.is_empty() {
+            AppState::default()
+        } else {
+            serde_json::from_slice(&req.app_state_bytes)
+                .map_err(|e| Fatal(format!("genesis app_state is invalid: {e}")))?
+        };
+        let mut delta = StateDelta::new(self.storage.latest_snapshot()?);
+        delta.put_raw(state_key::chain_id(), req.chain_id.clone().into_bytes());
+        app_state
+            .auth
+            .init(&mut delta)
+            .map_err(|e| Fatal(format!("genesis auth: {}", e.log)))?;
+        app_state
+            .bank
+            .init(&mut delta)
+            .map_err(|e| Fatal(format!("genesis bank: {}", e.log)))?;
+        let (root, pending) = self.storage.compute_root(delta.changes(), 0)?;
+        self.storage.commit(pending)?;
+        self.check_state = None;
+        tracing::info!(chain_id = %req.chain_id, app_hash = %hex::encode_upper(root), "genesis written");
+        Ok(response::InitChain {
+            consensus_params: None,
+            validators: vec![],
+            app_hash: app_hash(root),
+        })
+    }
+
+    /// Info: last committed height and app hash.
+    pub fn info(&self) -> Result<response::Info, Fatal> {
+        let (height, hash) = match self.storage.latest_version()? {
+            Some(v) => (
+                v,
+                self.storage
+                    .root_hash(v)?
+                    .map(app_hash)
+                    .unwrap_or_default(),
+            ),
+            None => (0, AppHash::default()),
+        };
+        Ok(response::Info {
+            data: "coprod".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            app_version: 1,
+            last_block_height: Height::try_from(height).map_err(|e| Fatal(e.to_string()))?,
+            last_block_app_hash: hash,
+        })
+    }
+
+    /// CheckTx: decode, check and execute on the check-state; a tx that
+    /// fails anywhere (including its messages) is refused and changes nothing.
+    pub fn check_tx(&mut self, req: request::CheckTx) -> response::CheckTx {
+        let gas_wanted_of = |tx: &CheckedTx| i64::try_from(tx.gas_limit).unwrap_or(i64::MAX);
+        let tx = match CheckedTx::decode(&req.tx) {
+            Ok(tx) => tx,
+            Err(e) => return check_tx_error(e, 0, 0),
+        };
+        let gas_wanted = gas_wanted_of(&tx);
+        let gas_used = i64::try_from(tx.gas_used).unwrap_or(i64::MAX);
+        let check_state = match ensure_check_state(&mut self.check_state, &self.storage) {
+            Ok(s) => s,
+            Err(e) => return check_tx_error(TxError::internal(e), gas_wanted, gas_used),
+        };
+        let (chain_id, height) = match (
+            Self::chain_id(&*check_state),
+            check_state.base().version(),
+        ) {
+            (Ok(c), Some(v)) => (c, v + 1),
+            (Err(e), _) => return check_tx_error(e, gas_wanted, gas_used),
+            (_, None) => {
+                return check_tx_error(
+                    TxError::internal("chain not initialised"),
+                    gas_wanted,
+                    gas_used,
+                );
+            }
+        };
+        let ctx = Context {
+            chain_id: &chain_id,
+            height,
+            mode: Mode::Check(&self.min_gas_price),
+        };
+        let changes = {
+            let mut delta = StateDelta::new(&*check_state);
+            match execute(&mut delta, &tx, &ctx) {
+                Ok(_) => delta.into_changes(),
+                Err(e) => return check_tx_error(e.error().clone(), gas_wanted, gas_used),
+            }
+        };
+        check_state.apply(changes);
+        response::CheckTx {
+            code: AbciCode::Ok,
+            gas_wanted,
+            gas_used,
+            sender: tx.signer.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Executes `txs` as block `height` on the committed state.
+    fn run_block(&self, txs: &[bytes::Bytes], height: u64) -> Result<BlockRun, Fatal> {
+        let snapshot = self.storage.latest_snapshot()?;
+        let expected = snapshot.version().map_or(0, |v| v + 1);
+        if height != expected {
+            return Err(Fatal(format!(
+                "asked to execute block {height} but the store is at height {:?}",
+                snapshot.version()
+            )));
+        }
+        let mut delta = StateDelta::new(snapshot);
+        let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
+        let ctx = Context {
+            chain_id: &chain_id,
+            height,
+            mode: Mode::Deliver,
+        };
+        let mut runs = Vec::with_capacity(txs.len());
+        for raw in txs {
+            let tx = match CheckedTx::decode(raw) {
+                Ok(tx) => tx,
+                Err(e) => {
+                    runs.push(TxRun {
+                        gas_wanted: 0,
+                        gas_used: 0,
+                        result: Err((e, vec![])),
+                        invalid: true,
+                    });
+                    continue;
+                }
+            };
+            let (changes, result, invalid) = {
+                let mut tx_delta = StateDelta::new(&delta);
+                match execute(&mut tx_delta, &tx, &ctx) {
+                    Ok(TxOutcome { events }) => (Some(tx_delta.into_changes()), Ok(events), false),
+                    Err(ExecError::Msg(e, partial)) => {
+                        (Some(tx_delta.into_changes()), Err((e, partial.events)), false)
+                    }
+                    Err(ExecError::Ante(e)) => (None, Err((e, vec![])), true),
+                }
+            };
+            if let Some(changes) = changes {
+                delta.apply(changes);
+            }
+            runs.push(TxRun {
+                gas_wanted: tx.gas_limit,
+                gas_used: if invalid { 0 } else { tx.gas_used },
+                result,
+                invalid,
+            });
+        }
+        Ok(BlockRun { delta, txs: runs })
+    }
+
+    /// PrepareProposal: keeps, in mempool order, the txs that fit in
+    /// `max_tx_bytes` and still pass decoding and the ante checks when
+    /// executed in sequence; drops the others.
+    pub fn prepare_proposal(
+        &self,
+        req: request::PrepareProposal,
+    ) -> Result<response::PrepareProposal, Fatal> {
+        let height = height_u64(req.height);
+        let mut budget = u64::try_from(req.max_tx_bytes).unwrap_or(0);
+        let snapshot = self.storage.latest_snapshot()?;
+        let mut delta = StateDelta::new(snapshot);
+        let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
+        let ctx = Context {
+            chain_id: &chain_id,
+            height,
+            mode: Mode::Deliver,
+        };
+        let mut kept = Vec::new();
+        for raw in req.txs {
+            let len = raw.len() as u64;
+            if len > budget {
+                continue;
+            }
+            let Ok(tx) = CheckedTx::decode(&raw) else {
+                continue;
+            };
+            let changes = {
+                let mut tx_delta = StateDelta::new(&delta);
+                match execute(&mut tx_delta, &tx, &ctx) {
+                    Ok(_) | Err(ExecError::Msg(..)) => Some(tx_delta.into_changes()),
+                    Err(ExecError::Ante(e)) => {
+                        tracing::debug!(tx = %tx.hash_hex(), error = %e, "dropping tx from proposal");
+                        None
+                    }
+                }
+            };
+            if let Some(changes) = changes {
+                delta.apply(changes);
+                budget -= len;
+                kept.push(raw);
+            }
+        }
+        Ok(response::PrepareProposal { txs: kept })
+    }
+
+    /// ProcessProposal: accepts the block iff every tx decodes and passes
+    /// the ante checks in order. Deterministic; never `Unknown`.
+    pub fn process_proposal(
+        &self,
+        req: request::ProcessProposal,
+    ) -> Result<response::ProcessProposal, Fatal> {
+        let run = self.run_block(&req.txs, height_u64(req.height))?;
+        let bad = run.txs.iter().position(|t| t.invalid);
+        Ok(match bad {
+            None => response::ProcessProposal::Accept,
+            Some(i) => {
+                tracing::warn!(height = %req.height, tx_index = i, "rejecting proposal with an invalid tx");
+                response::ProcessProposal::Reject
+            }
+        })
+    }
+
+    /// FinalizeBlock: executes the block and hashes its state (nothing
+    /// written until Commit).
+    pub fn finalize_block(
+        &mut self,
+        req: request::FinalizeBlock,
+    ) -> Result<response::FinalizeBlock, Fatal> {
+        let height = height_u64(req.height);
+        let run = self.run_block(&req.txs, height)?;
+        let tx_results = run.txs.into_iter().map(TxRun::into_exec_result).collect();
+        let (root, pending) = self.storage.compute_root(run.delta.changes(), height)?;
+        self.pending = Some(pending);
+        tracing::info!(height, txs = req.txs.len(), app_hash = %hex::encode_upper(root), "finalized block");
+        Ok(response::FinalizeBlock {
+            events: vec![],
+            tx_results,
+            validator_updates: vec![],
+            consensus_param_updates: None,
+            app_hash: app_hash(root),
+        })
+    }
+
+    /// Commit: writes the finalized block atomically; resets the check-state.
+    pub fn commit(&mut self) -> Result<response::Commit, Fatal> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| Fatal("Commit without FinalizeBlock".into()))?;
+        let height = pending.version();
+        self.storage.commit(pending)?;
+        self.check_state = None;
+        tracing::debug!(height, "committed");
+        Ok(response::Commit {
+            data: Default::default(),
+            retain_height: Height::default(),
+        })
+    }
+
+    /// Query: gRPC-style paths and `/store/key` (see [`query`]).
+    pub fn query(&self, req: request::Query) -> response::Query {
+        query::handle(&self.storage, req)
+    }
+}
+
+fn ensure_check_state<'a>(
+    slot: &'a mut Option<StateDelta<Snapshot>>,
+    storage: &Storage,
+) -> Result<&'a mut StateDelta<Snapshot>, Fatal> {
+    if slot.is_none() {
+        *slot = Some(StateDelta::new(storage.latest_snapshot()?));
+    }
+    slot.as_mut()
+        .ok_or_else(|| Fatal("check state missing".into()))
+}
+
+fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::CheckTx {
+    response::CheckTx {
+        code: AbciCode::from(e.code.value()),
+        log: e.log,
+        gas_wanted,
+        gas_used,
+        codespace: copro_auth::error::CODESPACE.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The code of an internal failure in a query or CheckTx.
+pub fn internal_code() -> u32 {
+    Code::Internal.value()
+}

@@ -1,0 +1,157 @@
+//! `H/config/app.toml`: coprod's own configuration (CometBFT keeps its
+//! `config.toml`).
+//!
+//! ```toml
+//! chain-id = "copro-local"
+//! minimum-gas-prices = "0.025ucopro"
+//!
+//! [abci]
+//! address = "tcp://127.0.0.1:26658"
+//!
+//! [client]
+//! node = "http://127.0.0.1:26657"
+//!
+//! [store]
+//! path = "data/coprod"   # relative to the home directory
+//!
+//! [log]
+//! level = "info"
+//!
+//! [metrics]
+//! address = ""           # reserved; metrics are not served yet
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+
+/// Name of the redb file inside the store directory.
+pub const STORE_FILE: &str = "store.redb";
+
+/// The whole `app.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AppConfig {
+    /// Chain-id used by client commands when `--chain-id` is absent.
+    pub chain_id: String,
+    /// CheckTx fee policy: minimum price per gas unit (e.g. `0.025ucopro`).
+    pub minimum_gas_prices: String,
+    /// ABCI server.
+    pub abci: AbciConfig,
+    /// Client commands.
+    pub client: ClientConfig,
+    /// Merkle store.
+    pub store: StoreConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Metrics (reserved).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[abci]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbciConfig {
+    /// `tcp://HOST:PORT` the ABCI server listens on (CometBFT's `proxy_app`).
+    pub address: String,
+}
+
+/// `[client]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    /// CometBFT RPC URL.
+    pub node: String,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreConfig {
+    /// Store directory, relative to the home directory unless absolute.
+    pub path: String,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    /// `tracing` filter (overridden by `RUST_LOG`).
+    pub level: String,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsConfig {
+    /// Prometheus listen address (empty: off). Reserved.
+    #[serde(default)]
+    pub address: String,
+}
+
+impl AppConfig {
+    /// Defaults for a new home.
+    pub fn new(chain_id: &str) -> Self {
+        Self {
+            chain_id: chain_id.to_string(),
+            minimum_gas_prices: "0.025ucopro".to_string(),
+            abci: AbciConfig {
+                address: "tcp://127.0.0.1:26658".to_string(),
+            },
+            client: ClientConfig {
+                node: "http://127.0.0.1:26657".to_string(),
+            },
+            store: StoreConfig {
+                path: "data/coprod".to_string(),
+            },
+            log: LogConfig {
+                level: "info".to_string(),
+            },
+            metrics: MetricsConfig::default(),
+        }
+    }
+
+    /// `H/config/app.toml`.
+    pub fn path(home: &Path) -> PathBuf {
+        home.join("config").join("app.toml")
+    }
+
+    /// Loads `H/config/app.toml`.
+    pub fn load(home: &Path) -> anyhow::Result<Self> {
+        let path = Self::path(home);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {}; run `coprod init --home {}` first",
+                path.display(),
+                home.display()
+            )
+        })?;
+        toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))
+    }
+
+    /// Writes `H/config/app.toml`.
+    pub fn save(&self, home: &Path) -> anyhow::Result<()> {
+        let path = Self::path(home);
+        let text = toml::to_string(self)?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The redb file of the store.
+    pub fn store_file(&self, home: &Path) -> PathBuf {
+        let dir = Path::new(&self.store.path);
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            home.join(dir)
+        };
+        dir.join(STORE_FILE)
+    }
+}
+
+/// Parses `tcp://HOST:PORT` (or `HOST:PORT`) into a socket address.
+pub fn parse_tcp_address(s: &str) -> anyhow::Result<SocketAddr> {
+    let rest = s.strip_prefix("tcp://").unwrap_or(s);
+    if rest.contains("://") {
+        bail!("ABCI address '{s}' must be tcp://HOST:PORT");
+    }
+    rest.parse()
+        .with_context(|| format!("ABCI address '{s}' must be tcp://IP:PORT"))
+}

@@ -1,0 +1,19 @@
+//! coprod: copro's ABCI 2.0 application (driven by CometBFT v0.38) and its
+//! Cosmos-daemon-style CLI.
+//!
+//! - [`tx`]: the transaction pipeline (decode, stateless checks, ante,
+//!   execution) shared by CheckTx and block execution;
+//! - [`app`]: the ABCI handlers over the Merkle store;
+//! - [`query`]: ABCI query routes (gRPC paths, `/store/key` with ICS-23 proofs);
+//! - [`service`]: the tower-abci server;
+//! - [`config`], [`keyring`], [`client`]: CLI support.
+
+pub mod app;
+pub mod client;
+pub mod config;
+pub mod keyring;
+pub mod query;
+pub mod service;
+pub mod tx;
+
+pub use app::{App, AppState};

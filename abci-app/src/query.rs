@@ -1,0 +1,116 @@
+//! ABCI Query: gRPC method paths with protobuf bodies (what cosmjs'
+//! `StargateClient` and cosmrs send) and raw store reads with ICS-23 proofs.
+//!
+//! Height semantics: `height = 0` reads the latest committed state; `H > 0`
+//! reads the state after block `H`. The response's `height` is the height
+//! actually read; the matching app hash is in the header of block
+//! `height + 1`.
+//!
+//! | path | data | value |
+//! |---|---|---|
+//! | `/cosmos.auth.v1beta1.Query/Account` | `QueryAccountRequest` | `QueryAccountResponse` (Any `/cosmos.auth.v1beta1.BaseAccount`) |
+//! | `/cosmos.bank.v1beta1.Query/Balance` | `QueryBalanceRequest` | `QueryBalanceResponse` |
+//! | `/cosmos.bank.v1beta1.Query/AllBalances` | `QueryAllBalancesRequest` | `QueryAllBalancesResponse` (one page) |
+//! | `/cosmos.bank.v1beta1.Query/TotalSupply` | `QueryTotalSupplyRequest` | `QueryTotalSupplyResponse` (one page) |
+//! | `/store/key` | raw key bytes | raw value (empty if absent); with `prove`, `proof_ops` = one `ProofOp { type: "ics23:jmt", key, data: CommitmentProof }` (existence or non-existence) |
+
+use copro_auth::{Code, TxError};
+use copro_store::{Snapshot, StateRead, Storage};
+use prost::Message;
+use tendermint::abci::Code as AbciCode;
+use tendermint::block::Height;
+use tendermint::merkle::proof::{ProofOp, ProofOps};
+use tendermint::v0_38::abci::{request, response};
+
+/// Raw store read path.
+pub const STORE_KEY_PATH: &str = "/store/key";
+/// `ProofOp.type` of our ICS-23 proofs over the jmt (spec: `jmt::ics23_spec`).
+pub const PROOF_OP_TYPE: &str = "ics23:jmt";
+
+/// Answers a query; failures become response codes (codespace `sdk`).
+pub fn handle(storage: &Storage, req: request::Query) -> response::Query {
+    match answer(storage, &req) {
+        Ok(resp) => resp,
+        Err(e) => response::Query {
+            code: AbciCode::from(e.code.value()),
+            log: e.log,
+            codespace: copro_auth::error::CODESPACE.to_string(),
+            height: req.height,
+            ..Default::default()
+        },
+    }
+}
+
+fn snapshot_at(storage: &Storage, height: u64) -> Result<Snapshot, TxError> {
+    let snapshot = if height == 0 {
+        storage.latest_snapshot()?
+    } else {
+        storage.snapshot(height).map_err(|e| match e {
+            copro_store::StoreError::MissingVersion(h, latest) => TxError::new(
+                Code::InvalidHeight,
+                format!(
+                    "state at height {h} is not available (latest committed height: {})",
+                    latest.map_or("none".to_string(), |l| l.to_string())
+                ),
+            ),
+            other => TxError::internal(other),
+        })?
+    };
+    if snapshot.version().is_none() {
+        return Err(TxError::new(
+            Code::InvalidHeight,
+            "the chain has no committed state yet; wait for genesis",
+        ));
+    }
+    Ok(snapshot)
+}
+
+fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, TxError> {
+    let snapshot = snapshot_at(storage, req.height.value())?;
+    let version = snapshot.version().unwrap_or_default();
+    let height = Height::try_from(version).map_err(TxError::internal)?;
+    let data = req.data.as_ref();
+    let value = match req.path.as_str() {
+        copro_auth::query::ACCOUNT_PATH => copro_auth::query::account(&snapshot, data)?,
+        copro_bank::query::BALANCE_PATH => copro_bank::query::balance(&snapshot, data)?,
+        copro_bank::query::ALL_BALANCES_PATH => copro_bank::query::all_balances(&snapshot, data)?,
+        copro_bank::query::TOTAL_SUPPLY_PATH => copro_bank::query::total_supply(&snapshot, data)?,
+        STORE_KEY_PATH => {
+            if req.prove {
+                let (value, proof) = snapshot.get_with_proof(data)?;
+                return Ok(response::Query {
+                    key: req.data.clone(),
+                    value: value.unwrap_or_default().into(),
+                    proof: Some(ProofOps {
+                        ops: vec![ProofOp {
+                            field_type: PROOF_OP_TYPE.to_string(),
+                            key: data.to_vec(),
+                            data: proof.encode_to_vec(),
+                        }],
+                    }),
+                    height,
+                    ..Default::default()
+                });
+            }
+            snapshot.get_raw(data)?.unwrap_or_default()
+        }
+        other => {
+            return Err(TxError::new(
+                Code::UnknownRequest,
+                format!(
+                    "unknown query path '{other}'; supported: {}, {}, {}, {}, {STORE_KEY_PATH}",
+                    copro_auth::query::ACCOUNT_PATH,
+                    copro_bank::query::BALANCE_PATH,
+                    copro_bank::query::ALL_BALANCES_PATH,
+                    copro_bank::query::TOTAL_SUPPLY_PATH
+                ),
+            ));
+        }
+    };
+    Ok(response::Query {
+        key: req.data.clone(),
+        value: value.into(),
+        height,
+        ..Default::default()
+    })
+}

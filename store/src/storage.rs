@@ -1,0 +1,401 @@
+//! The on-disk store: jmt nodes and versioned values in redb.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jmt::storage::{HasPreimage, LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition};
+use sha2::Sha256;
+
+use crate::delta::{Changes, StateRead};
+use crate::{Result, RootHash, StoreError};
+
+/// jmt nodes: borsh(NodeKey) → borsh(Node).
+const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
+/// Versioned values: key_hash (32) ‖ version (u64 big-endian) → tag ‖ value,
+/// tag 1 = present, tag 0 = deleted at that version.
+const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
+/// Latest committed value of every live raw key (the key preimages).
+const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("latest");
+/// Key preimages: key_hash (32) → raw key. jmt needs them for the
+/// neighbour keys of non-existence proofs. Never deleted (old versions may
+/// still need them).
+const PREIMAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("preimages");
+/// Bookkeeping.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const META_LATEST_VERSION: &str = "latest_version";
+
+fn key_hash(key: &[u8]) -> KeyHash {
+    KeyHash::with::<Sha256>(key)
+}
+
+fn value_key(kh: &KeyHash, version: Version) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..32].copy_from_slice(&kh.0);
+    out[32..].copy_from_slice(&version.to_be_bytes());
+    out
+}
+
+fn tree_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Tree(e.to_string())
+}
+
+/// Handle to the store. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Storage {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").finish_non_exhaustive()
+    }
+}
+
+/// The result of hashing one block's changes into the tree: the new root and
+/// everything [`Storage::commit`] must write. Dropping it discards the block.
+#[derive(Debug)]
+pub struct PendingCommit {
+    version: Version,
+    root: RootHash,
+    batch: TreeUpdateBatch,
+    changes: Changes,
+}
+
+impl PendingCommit {
+    /// The version (block height) this commit creates.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// The root hash (app hash) at that version.
+    pub fn root(&self) -> RootHash {
+        self.root
+    }
+}
+
+impl Storage {
+    /// Opens (or creates) the store at `path` (a file; parent directories are
+    /// created).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(e.to_string()))?;
+        }
+        let db = Database::create(path)?;
+        let wtx = db.begin_write()?;
+        {
+            wtx.open_table(NODES)?;
+            wtx.open_table(VALUES)?;
+            wtx.open_table(LATEST)?;
+            wtx.open_table(PREIMAGES)?;
+            wtx.open_table(META)?;
+        }
+        wtx.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// The latest committed version, `None` before the first commit.
+    pub fn latest_version(&self) -> Result<Option<Version>> {
+        let rtx = self.db.begin_read()?;
+        read_latest_version(&rtx)
+    }
+
+    /// The root hash at `version`, `None` if that version is not stored.
+    pub fn root_hash(&self, version: Version) -> Result<Option<RootHash>> {
+        let rtx = self.db.begin_read()?;
+        let reader = Reader::new(&rtx)?;
+        let root = Sha256Jmt::new(&reader)
+            .get_root_hash_option(version)
+            .map_err(tree_err)?;
+        Ok(root.map(|r| r.0))
+    }
+
+    /// A read-only view of the latest committed state (empty before the
+    /// first commit).
+    pub fn latest_snapshot(&self) -> Result<Snapshot> {
+        let rtx = self.db.begin_read()?;
+        let version = read_latest_version(&rtx)?;
+        Snapshot::new(rtx, version, true)
+    }
+
+    /// A read-only view of the state at `version` (an error if not stored).
+    pub fn snapshot(&self, version: Version) -> Result<Snapshot> {
+        let rtx = self.db.begin_read()?;
+        let latest = read_latest_version(&rtx)?;
+        match latest {
+            Some(l) if version <= l => Snapshot::new(rtx, Some(version), version == l),
+            _ => Err(StoreError::MissingVersion(version, latest)),
+        }
+    }
+
+    /// Hashes `changes` into the tree at `version`, which must be the next
+    /// version (latest + 1; 0 for the very first commit). Writes nothing.
+    pub fn compute_root(&self, changes: &Changes, version: Version) -> Result<(RootHash, PendingCommit)> {
+        let rtx = self.db.begin_read()?;
+        let latest = read_latest_version(&rtx)?;
+        check_next(latest, version)?;
+        let reader = Reader::new(&rtx)?;
+        let (root, batch) = Sha256Jmt::new(&reader)
+            .put_value_set(
+                changes.iter().map(|(k, v)| (key_hash(k), v.clone())),
+                version,
+            )
+            .map_err(tree_err)?;
+        let pending = PendingCommit {
+            version,
+            root: root.0,
+            batch,
+            changes: changes.clone(),
+        };
+        Ok((root.0, pending))
+    }
+
+    /// Durably and atomically writes a pending commit (one redb write
+    /// transaction). Refuses a commit that does not follow the latest version.
+    pub fn commit(&self, pending: PendingCommit) -> Result<()> {
+        let wtx = self.db.begin_write()?;
+        {
+            let mut meta = wtx.open_table(META)?;
+            let latest = meta.get(META_LATEST_VERSION)?.map(|g| g.value());
+            check_next(latest, pending.version)?;
+            meta.insert(META_LATEST_VERSION, pending.version)?;
+
+            let mut nodes = wtx.open_table(NODES)?;
+            for (node_key, node) in pending.batch.node_batch.nodes() {
+                let k = borsh::to_vec(node_key).map_err(tree_err)?;
+                let v = borsh::to_vec(node).map_err(tree_err)?;
+                nodes.insert(k.as_slice(), v.as_slice())?;
+            }
+            let mut values = wtx.open_table(VALUES)?;
+            for ((version, kh), value) in pending.batch.node_batch.values() {
+                let encoded = encode_value(value.as_deref());
+                values.insert(value_key(kh, *version).as_slice(), encoded.as_slice())?;
+            }
+            let mut latest_tbl = wtx.open_table(LATEST)?;
+            let mut preimages = wtx.open_table(PREIMAGES)?;
+            for (k, v) in &pending.changes {
+                preimages.insert(key_hash(k).0.as_slice(), k.as_slice())?;
+                match v {
+                    Some(v) => {
+                        latest_tbl.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        latest_tbl.remove(k.as_slice())?;
+                    }
+                }
+            }
+        }
+        wtx.commit()?;
+        Ok(())
+    }
+}
+
+fn check_next(latest: Option<Version>, version: Version) -> Result<()> {
+    let expected = latest.map_or(0, |l| l + 1);
+    if version == expected {
+        Ok(())
+    } else {
+        Err(StoreError::OutOfOrder {
+            pending: version,
+            latest,
+        })
+    }
+}
+
+fn read_latest_version(rtx: &ReadTransaction) -> Result<Option<Version>> {
+    let meta = rtx.open_table(META)?;
+    Ok(meta.get(META_LATEST_VERSION)?.map(|g| g.value()))
+}
+
+fn encode_value(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        Some(v) => {
+            let mut out = Vec::with_capacity(v.len() + 1);
+            out.push(1);
+            out.extend_from_slice(v);
+            out
+        }
+        None => vec![0],
+    }
+}
+
+fn decode_value(raw: &[u8]) -> Result<Option<Vec<u8>>> {
+    match raw.split_first() {
+        Some((1, v)) => Ok(Some(v.to_vec())),
+        Some((0, [])) => Ok(None),
+        _ => Err(StoreError::Tree("corrupt value encoding".into())),
+    }
+}
+
+/// jmt's view of the committed tree inside one read transaction.
+struct Reader {
+    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    preimages: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl Reader {
+    fn new(rtx: &ReadTransaction) -> Result<Self> {
+        Ok(Self {
+            nodes: rtx.open_table(NODES)?,
+            values: rtx.open_table(VALUES)?,
+            preimages: rtx.open_table(PREIMAGES)?,
+        })
+    }
+}
+
+impl HasPreimage for Reader {
+    fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .preimages
+            .get(key_hash.0.as_slice())?
+            .map(|g| g.value().to_vec()))
+    }
+}
+
+impl TreeReader for Reader {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let k = borsh::to_vec(node_key)?;
+        match self.nodes.get(k.as_slice())? {
+            Some(raw) => Ok(Some(borsh::from_slice(raw.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        let lo = value_key(&key_hash, 0);
+        let hi = value_key(&key_hash, max_version);
+        let mut range = self.values.range(lo.as_slice()..=hi.as_slice())?;
+        match range.next_back() {
+            Some(entry) => {
+                let (_, v) = entry?;
+                Ok(decode_value(v.value())?)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used by jmt's state-sync restore, which copro does not use; a
+        // full scan is correct and simple.
+        let mut best: Option<(NodeKey, LeafNode)> = None;
+        for entry in self.nodes.iter()? {
+            let (k, v) = entry?;
+            if let Node::Leaf(leaf) = borsh::from_slice::<Node>(v.value())? {
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(_, b)| leaf.key_hash() > b.key_hash());
+                if better {
+                    best = Some((borsh::from_slice(k.value())?, leaf));
+                }
+            }
+        }
+        Ok(best)
+    }
+}
+
+/// A read-only view of the state at one committed version (or of the empty
+/// state before the first commit). Holds a redb read transaction, so it stays
+/// consistent while later blocks commit.
+pub struct Snapshot {
+    rtx: ReadTransaction,
+    version: Option<Version>,
+    is_latest: bool,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("version", &self.version)
+            .field("is_latest", &self.is_latest)
+            .finish()
+    }
+}
+
+impl Snapshot {
+    fn new(rtx: ReadTransaction, version: Option<Version>, is_latest: bool) -> Result<Self> {
+        Ok(Self {
+            rtx,
+            version,
+            is_latest,
+        })
+    }
+
+    /// The version this snapshot reads (`None`: nothing committed yet).
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// The root hash at this snapshot's version (`None` before the first commit).
+    pub fn root_hash(&self) -> Result<Option<RootHash>> {
+        let Some(version) = self.version else {
+            return Ok(None);
+        };
+        let reader = Reader::new(&self.rtx)?;
+        let root = Sha256Jmt::new(&reader)
+            .get_root_hash_option(version)
+            .map_err(tree_err)?;
+        Ok(root.map(|r| r.0))
+    }
+
+    /// The value of `key` and an ICS-23 proof of it against this version's
+    /// root: an existence proof when the key is present, a non-existence proof
+    /// otherwise. Verify with [`crate::proof_spec`].
+    pub fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof)> {
+        let version = self
+            .version
+            .ok_or(StoreError::MissingVersion(0, None))?;
+        let reader = Reader::new(&self.rtx)?;
+        Sha256Jmt::new(&reader)
+            .get_with_ics23_proof(key.to_vec(), version)
+            .map_err(tree_err)
+    }
+}
+
+impl StateRead for Snapshot {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(version) = self.version else {
+            return Ok(None);
+        };
+        if self.is_latest {
+            let latest = self.rtx.open_table(LATEST)?;
+            return Ok(latest.get(key)?.map(|g| g.value().to_vec()));
+        }
+        let reader = Reader::new(&self.rtx)?;
+        Sha256Jmt::new(&reader)
+            .get(key_hash(key), version)
+            .map_err(tree_err)
+    }
+
+    /// Lists keys from the latest-value index. On a historical snapshot the
+    /// values are read at this snapshot's version, but keys deleted since then
+    /// are not listed (the index only knows live keys).
+    fn prefix_raw(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if self.version.is_none() {
+            return Ok(Vec::new());
+        }
+        let latest = self.rtx.open_table(LATEST)?;
+        let mut out = Vec::new();
+        for entry in latest.range(prefix..)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry?;
+            let k = k.value();
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if self.is_latest {
+                out.push((k.to_vec(), v.value().to_vec()));
+            } else if let Some(v) = self.get_raw(k)? {
+                out.push((k.to_vec(), v));
+            }
+        }
+        Ok(out)
+    }
+}
