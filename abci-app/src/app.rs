@@ -434,7 +434,7 @@ impl App {
         tracing::debug!(height, "committed");
         Ok(response::Commit {
             data: Default::default(),
-            retain_height: Height::default(),
+            retain_height: Height::from(0u32),
         })
     }
 

@@ -127,7 +127,6 @@ fn to_cosmrs_coins(coins: &Coins) -> anyhow::Result<Vec<cosmrs::Coin>> {
 }
 
 /// Everything needed to sign a `MsgSend`.
-#[derive(Debug)]
 pub struct SendParams<'a> {
     /// Sender's key.
     pub key: &'a SigningKey,
@@ -149,6 +148,18 @@ pub struct SendParams<'a> {
     pub account_number: u64,
     /// Sender's sequence.
     pub sequence: u64,
+}
+
+impl std::fmt::Debug for SendParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendParams")
+            .field("from", self.from)
+            .field("to", self.to)
+            .field("chain_id", &self.chain_id)
+            .field("account_number", &self.account_number)
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds and signs (SIGN_MODE_DIRECT) a tx with one `MsgSend`; returns the

@@ -77,7 +77,7 @@ impl AbciService {
             Request::OfferSnapshot(_) => Response::OfferSnapshot(response::OfferSnapshot::Reject),
             Request::LoadSnapshotChunk(_) => Response::LoadSnapshotChunk(Default::default()),
             Request::ApplySnapshotChunk(_) => Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
-                result: response::ApplySnapshotChunkResult::Abort,
+                result: tendermint::abci::response::ApplySnapshotChunkResult::Abort,
                 refetch_chunks: vec![],
                 reject_senders: vec![],
             }),

@@ -220,7 +220,9 @@ impl CheckedTx {
                 "tx has no fee: set a fee and a gas limit",
             )
         })?;
-        if !fee.payer.is_empty() || !fee.granter.is_empty() || auth_info.tip.is_some() {
+        #[allow(deprecated)] // `tip` is deprecated in the SDK; we refuse it.
+        let has_tip = auth_info.tip.is_some();
+        if !fee.payer.is_empty() || !fee.granter.is_empty() || has_tip {
             return Err(TxError::new(
                 Code::NotSupported,
                 "fee payer, fee granter and tips are not supported; the signer pays",

@@ -125,6 +125,7 @@ impl TxParts {
                     payer: String::new(),
                     granter: String::new(),
                 }),
+                #[allow(deprecated)]
                 tip: None,
             },
             chain_id: CHAIN_ID.into(),
