@@ -8,11 +8,11 @@
 use copro_auth::{Code, Event, TxError};
 use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
 use serde::{Deserialize, Serialize};
+use tendermint::AppHash;
 use tendermint::abci::types::ExecTxResult;
 use tendermint::abci::{Code as AbciCode, Event as AbciEvent, EventAttributeIndexExt};
 use tendermint::block::Height;
 use tendermint::v0_38::abci::{request, response};
-use tendermint::AppHash;
 
 use crate::query;
 use crate::tx::{CheckedTx, Context, ExecError, GasPrice, Mode, TxOutcome, execute};
@@ -219,10 +219,7 @@ impl App {
         let (height, hash) = match self.storage.latest_version()? {
             Some(v) => (
                 v,
-                self.storage
-                    .root_hash(v)?
-                    .map(app_hash)
-                    .unwrap_or_default(),
+                self.storage.root_hash(v)?.map(app_hash).unwrap_or_default(),
             ),
             None => (0, AppHash::default()),
         };
@@ -249,10 +246,8 @@ impl App {
             Ok(s) => s,
             Err(e) => return check_tx_error(TxError::internal(e), gas_wanted, gas_used),
         };
-        let (chain_id, height) = match (
-            Self::chain_id(&*check_state),
-            check_state.base().version(),
-        ) {
+        let (chain_id, height) = match (Self::chain_id(&*check_state), check_state.base().version())
+        {
             (Ok(c), Some(v)) => (c, v + 1),
             (Err(e), _) => return check_tx_error(e, gas_wanted, gas_used),
             (_, None) => {
@@ -320,9 +315,11 @@ impl App {
                 let mut tx_delta = StateDelta::new(&delta);
                 match execute(&mut tx_delta, &tx, &ctx) {
                     Ok(TxOutcome { events }) => (Some(tx_delta.into_changes()), Ok(events), false),
-                    Err(ExecError::Msg(e, partial)) => {
-                        (Some(tx_delta.into_changes()), Err((e, partial.events)), false)
-                    }
+                    Err(ExecError::Msg(e, partial)) => (
+                        Some(tx_delta.into_changes()),
+                        Err((e, partial.events)),
+                        false,
+                    ),
                     Err(ExecError::Ante(e)) => (None, Err((e, vec![])), true),
                 }
             };

@@ -111,7 +111,9 @@ impl Keyring {
                 let words = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
                 (
                     Mnemonic::new(words, Language::English).map_err(|e| {
-                        anyhow::anyhow!("invalid mnemonic ({e}): a 24-word English BIP-39 phrase is required")
+                        anyhow::anyhow!(
+                            "invalid mnemonic ({e}): a 24-word English BIP-39 phrase is required"
+                        )
                     })?,
                     false,
                 )
@@ -241,7 +243,9 @@ mod tests {
         assert!(err.contains("24"), "{err}");
         let zero = format!("{} art", "abandon ".repeat(23).trim_end());
         let a = kr.add("z", Some(&zero)).unwrap();
-        let b = Keyring::new(tempfile::tempdir().unwrap().path()).add("z", Some(&zero)).unwrap();
+        let b = Keyring::new(tempfile::tempdir().unwrap().path())
+            .add("z", Some(&zero))
+            .unwrap();
         assert_eq!(a.address, b.address);
     }
 }

@@ -64,8 +64,12 @@ impl AbciService {
                 }),
             ),
             Request::Commit => Response::Commit(app.commit()?),
-            Request::PrepareProposal(r) => Response::PrepareProposal(guard(|| app.prepare_proposal(r))?),
-            Request::ProcessProposal(r) => Response::ProcessProposal(guard(|| app.process_proposal(r))?),
+            Request::PrepareProposal(r) => {
+                Response::PrepareProposal(guard(|| app.prepare_proposal(r))?)
+            }
+            Request::ProcessProposal(r) => {
+                Response::ProcessProposal(guard(|| app.process_proposal(r))?)
+            }
             Request::FinalizeBlock(r) => Response::FinalizeBlock(guard(|| app.finalize_block(r))?),
             Request::ExtendVote(_) => Response::ExtendVote(response::ExtendVote {
                 vote_extension: Default::default(),
@@ -76,17 +80,20 @@ impl AbciService {
             Request::ListSnapshots => Response::ListSnapshots(Default::default()),
             Request::OfferSnapshot(_) => Response::OfferSnapshot(response::OfferSnapshot::Reject),
             Request::LoadSnapshotChunk(_) => Response::LoadSnapshotChunk(Default::default()),
-            Request::ApplySnapshotChunk(_) => Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
-                result: tendermint::abci::response::ApplySnapshotChunkResult::Abort,
-                refetch_chunks: vec![],
-                reject_senders: vec![],
-            }),
+            Request::ApplySnapshotChunk(_) => {
+                Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
+                    result: tendermint::abci::response::ApplySnapshotChunkResult::Abort,
+                    refetch_chunks: vec![],
+                    reject_senders: vec![],
+                })
+            }
         })
     }
 }
 
 fn guard<T>(f: impl FnOnce() -> Result<T, Fatal>) -> Result<T, Fatal> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(Fatal("block execution panicked".into())))
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(Fatal("block execution panicked".into())))
 }
 
 impl tower::Service<Request> for AbciService {

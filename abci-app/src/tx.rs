@@ -103,7 +103,9 @@ pub struct CheckedTx {
 fn decode_err(what: &str, e: prost::DecodeError) -> TxError {
     TxError::new(
         Code::TxDecode,
-        format!("tx parse error: {what} does not decode ({e}); send a protobuf cosmos.tx.v1beta1.TxRaw"),
+        format!(
+            "tx parse error: {what} does not decode ({e}); send a protobuf cosmos.tx.v1beta1.TxRaw"
+        ),
     )
 }
 
@@ -120,9 +122,10 @@ impl CheckedTx {
             ));
         }
         let raw = TxRaw::decode(bytes).map_err(|e| decode_err("TxRaw", e))?;
-        let body = TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| decode_err("TxBody", e))?;
-        let auth_info =
-            AuthInfo::decode(raw.auth_info_bytes.as_slice()).map_err(|e| decode_err("AuthInfo", e))?;
+        let body =
+            TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| decode_err("TxBody", e))?;
+        let auth_info = AuthInfo::decode(raw.auth_info_bytes.as_slice())
+            .map_err(|e| decode_err("AuthInfo", e))?;
 
         // Messages.
         if body.messages.is_empty() {
@@ -134,7 +137,10 @@ impl CheckedTx {
         if body.messages.len() > MAX_MSGS {
             return Err(TxError::new(
                 Code::InvalidRequest,
-                format!("tx has {} messages, the limit is {MAX_MSGS}", body.messages.len()),
+                format!(
+                    "tx has {} messages, the limit is {MAX_MSGS}",
+                    body.messages.len()
+                ),
             ));
         }
         let msgs = body
@@ -144,7 +150,9 @@ impl CheckedTx {
                 MSG_SEND_TYPE_URL => MsgSend::decode(&any.value).map(Msg::Send),
                 other => Err(TxError::new(
                     Code::UnknownRequest,
-                    format!("unknown message type '{other}'; this chain accepts {MSG_SEND_TYPE_URL}"),
+                    format!(
+                        "unknown message type '{other}'; this chain accepts {MSG_SEND_TYPE_URL}"
+                    ),
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -201,7 +209,11 @@ impl CheckedTx {
                 ));
             }
         }
-        let pubkey = signer_info.public_key.as_ref().map(decode_pubkey).transpose()?;
+        let pubkey = signer_info
+            .public_key
+            .as_ref()
+            .map(decode_pubkey)
+            .transpose()?;
         if let Some(pk) = &pubkey {
             let derived = address_from_pubkey(pk);
             if derived != signer {
@@ -240,7 +252,9 @@ impl CheckedTx {
         if gas_used > gas_limit {
             return Err(TxError::new(
                 Code::OutOfGas,
-                format!("out of gas: this tx needs {gas_used} gas but its limit is {gas_limit}; raise --gas"),
+                format!(
+                    "out of gas: this tx needs {gas_used} gas but its limit is {gas_limit}; raise --gas"
+                ),
             ));
         }
 
@@ -289,8 +303,12 @@ fn parse_signature(bytes: &[u8]) -> Result<Signature, TxError> {
             ),
         ));
     }
-    let sig = Signature::from_slice(bytes)
-        .map_err(|_| TxError::new(Code::InvalidPubKey, "malformed signature: r or s out of range"))?;
+    let sig = Signature::from_slice(bytes).map_err(|_| {
+        TxError::new(
+            Code::InvalidPubKey,
+            "malformed signature: r or s out of range",
+        )
+    })?;
     if sig.normalize_s().is_some() {
         return Err(TxError::new(
             Code::InvalidPubKey,
@@ -323,7 +341,9 @@ impl GasPrice {
         let (num, denom) = s.split_at(split);
         let (int, frac) = num.split_once('.').unwrap_or((num, ""));
         if int.is_empty() && frac.is_empty() || frac.len() > 18 {
-            return Err(format!("gas price '{s}' is not a decimal with at most 18 decimals"));
+            return Err(format!(
+                "gas price '{s}' is not a decimal with at most 18 decimals"
+            ));
         }
         let digits = format!("{int}{frac}");
         let numerator = if digits.is_empty() {
@@ -499,7 +519,10 @@ fn run_ante<S: StateWrite>(
             {
                 return Err(TxError::new(
                     Code::InvalidPubKey,
-                    format!("public key does not match the one registered for {}", tx.signer),
+                    format!(
+                        "public key does not match the one registered for {}",
+                        tx.signer
+                    ),
                 ));
             }
             stored
@@ -551,7 +574,11 @@ fn run_ante<S: StateWrite>(
                 Code::InsufficientFee,
                 format!(
                     "insufficient fee; got: {} required: {required}{} (gas limit {} × minimum gas price); raise --fees",
-                    if tx.fee.is_empty() { "0".to_string() } else { tx.fee.to_string() },
+                    if tx.fee.is_empty() {
+                        "0".to_string()
+                    } else {
+                        tx.fee.to_string()
+                    },
                     min_price.denom,
                     tx.gas_limit
                 ),
@@ -561,10 +588,7 @@ fn run_ante<S: StateWrite>(
     let collector = module_address(FEE_COLLECTOR);
     for coin in tx.fee.iter() {
         state.sub_balance(&tx.signer, coin).map_err(|e| {
-            TxError::new(
-                e.code,
-                format!("{}: cannot pay the fee {}", e.log, tx.fee),
-            )
+            TxError::new(e.code, format!("{}: cannot pay the fee {}", e.log, tx.fee))
         })?;
         state.add_balance(&collector, coin)?;
     }
@@ -576,10 +600,7 @@ fn run_ante<S: StateWrite>(
 
     let fee = tx.fee.to_string();
     Ok(vec![
-        Event::new(
-            "tx",
-            [("fee", fee), ("fee_payer", tx.signer.to_string())],
-        ),
+        Event::new("tx", [("fee", fee), ("fee_payer", tx.signer.to_string())]),
         Event::new(
             "tx",
             [("acc_seq", format!("{}/{}", tx.signer, tx.sequence))],

@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use copro_bank::BankRead;
 use coprod::service::AbciService;
-use cosmrs::proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
+use cosmrs::proto::cosmos::auth::v1beta1::{
+    BaseAccount, QueryAccountRequest, QueryAccountResponse,
+};
 use cosmrs::proto::cosmos::bank::v1beta1 as bank;
 use prost::Message;
 use tendermint::v0_38::abci::{
@@ -46,7 +48,15 @@ async fn consensus(s: &mut Split, req: ConsensusRequest) -> ConsensusResponse {
 }
 
 async fn check(s: &mut Split, tx: Vec<u8>) -> response::CheckTx {
-    match s.1.ready().await.unwrap().call(MempoolRequest::CheckTx(check_req(tx))).await.unwrap() {
+    match s
+        .1
+        .ready()
+        .await
+        .unwrap()
+        .call(MempoolRequest::CheckTx(check_req(tx)))
+        .await
+        .unwrap()
+    {
         MempoolResponse::CheckTx(r) => r,
     }
 }
@@ -64,7 +74,13 @@ async fn info(s: &mut Split) -> response::Info {
     }
 }
 
-async fn query(s: &mut Split, path: &str, data: Vec<u8>, height: u64, prove: bool) -> response::Query {
+async fn query(
+    s: &mut Split,
+    path: &str,
+    data: Vec<u8>,
+    height: u64,
+    prove: bool,
+) -> response::Query {
     let req = InfoRequest::Query(request::Query {
         data: data.into(),
         path: path.into(),
@@ -85,12 +101,26 @@ async fn init(s: &mut Split, app_state: Vec<u8>) -> Vec<u8> {
 }
 
 /// Runs one block through Process/Finalize/Commit; returns the app hash and results.
-async fn block(s: &mut Split, height: u64, txs: Vec<Vec<u8>>) -> (Vec<u8>, response::FinalizeBlock) {
-    match consensus(s, ConsensusRequest::ProcessProposal(process_req(height, txs.clone()))).await {
+async fn block(
+    s: &mut Split,
+    height: u64,
+    txs: Vec<Vec<u8>>,
+) -> (Vec<u8>, response::FinalizeBlock) {
+    match consensus(
+        s,
+        ConsensusRequest::ProcessProposal(process_req(height, txs.clone())),
+    )
+    .await
+    {
         ConsensusResponse::ProcessProposal(response::ProcessProposal::Accept) => {}
         other => panic!("block {height} not accepted: {other:?}"),
     }
-    let fin = match consensus(s, ConsensusRequest::FinalizeBlock(finalize_req(height, txs))).await {
+    let fin = match consensus(
+        s,
+        ConsensusRequest::FinalizeBlock(finalize_req(height, txs)),
+    )
+    .await
+    {
         ConsensusResponse::FinalizeBlock(r) => r,
         other => panic!("unexpected {other:?}"),
     };
@@ -120,7 +150,10 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     let genesis_hash = init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
     assert_eq!(genesis_hash.len(), 32);
     let after_genesis = info(&mut s).await;
-    assert_eq!(after_genesis.last_block_app_hash.as_bytes(), genesis_hash.as_slice());
+    assert_eq!(
+        after_genesis.last_block_app_hash.as_bytes(),
+        genesis_hash.as_slice()
+    );
 
     let tx = cosmrs_send(&alice, &bob.address, 250_000, 0, 0);
     let checked = check(&mut s, tx.clone()).await;
@@ -130,7 +163,11 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     // PrepareProposal keeps it, drops garbage, and respects max_tx_bytes.
     let prepared = match consensus(
         &mut s,
-        ConsensusRequest::PrepareProposal(prepare_req(1, 1_000_000, vec![vec![1, 2, 3], tx.clone()])),
+        ConsensusRequest::PrepareProposal(prepare_req(
+            1,
+            1_000_000,
+            vec![vec![1, 2, 3], tx.clone()],
+        )),
     )
     .await
     {
@@ -150,7 +187,12 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     assert!(tight.is_empty());
 
     // A block with garbage in it is rejected.
-    match consensus(&mut s, ConsensusRequest::ProcessProposal(process_req(1, vec![vec![9, 9]]))).await {
+    match consensus(
+        &mut s,
+        ConsensusRequest::ProcessProposal(process_req(1, vec![vec![9, 9]])),
+    )
+    .await
+    {
         ConsensusResponse::ProcessProposal(r) => assert_eq!(r, response::ProcessProposal::Reject),
         other => panic!("unexpected {other:?}"),
     }
@@ -169,22 +211,38 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     assert_eq!(info1.last_block_app_hash.as_bytes(), hash1.as_slice());
 
     // gRPC-style queries.
-    let q = query(&mut s, "/cosmos.bank.v1beta1.Query/Balance", balance_req(&bob.address), 0, false).await;
+    let q = query(
+        &mut s,
+        "/cosmos.bank.v1beta1.Query/Balance",
+        balance_req(&bob.address),
+        0,
+        false,
+    )
+    .await;
     assert_eq!(q.code.value(), 0, "{}", q.log);
     assert_eq!(q.height.value(), 1);
-    let bal = bank::QueryBalanceResponse::decode(q.value.as_ref()).unwrap().balance.unwrap();
+    let bal = bank::QueryBalanceResponse::decode(q.value.as_ref())
+        .unwrap()
+        .balance
+        .unwrap();
     assert_eq!(bal.amount, "250000");
     // At height 0... genesis (height 0 means latest, so ask explicitly for 1
     // vs latest): the genesis state is not queryable as "0", that is latest.
     let acc = query(
         &mut s,
         "/cosmos.auth.v1beta1.Query/Account",
-        QueryAccountRequest { address: alice.address.to_string() }.encode_to_vec(),
+        QueryAccountRequest {
+            address: alice.address.to_string(),
+        }
+        .encode_to_vec(),
         0,
         false,
     )
     .await;
-    let any = QueryAccountResponse::decode(acc.value.as_ref()).unwrap().account.unwrap();
+    let any = QueryAccountResponse::decode(acc.value.as_ref())
+        .unwrap()
+        .account
+        .unwrap();
     assert_eq!(any.type_url, "/cosmos.auth.v1beta1.BaseAccount");
     let account = BaseAccount::decode(any.value.as_slice()).unwrap();
     assert_eq!((account.account_number, account.sequence), (0, 1));
@@ -192,7 +250,10 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     let missing = query(
         &mut s,
         "/cosmos.auth.v1beta1.Query/Account",
-        QueryAccountRequest { address: copro_auth::module_address("nobody").to_string() }.encode_to_vec(),
+        QueryAccountRequest {
+            address: copro_auth::module_address("nobody").to_string(),
+        }
+        .encode_to_vec(),
         0,
         false,
     )
@@ -235,7 +296,10 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
 async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit() {
     let (alice, bob) = (Signer::new(1), Signer::new(2));
     let blocks: Vec<Vec<Vec<u8>>> = vec![
-        vec![cosmrs_send(&alice, &bob.address, 10, 0, 0), cosmrs_send(&alice, &bob.address, 20, 0, 1)],
+        vec![
+            cosmrs_send(&alice, &bob.address, 10, 0, 0),
+            cosmrs_send(&alice, &bob.address, 20, 0, 1),
+        ],
         vec![],
         vec![cosmrs_send(&alice, &bob.address, 30, 0, 2)],
     ];
@@ -250,7 +314,10 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
         hashes.push(mine);
     }
     assert_eq!(hashes[0], hashes[1]);
-    assert_eq!(hashes[0][2], hashes[0][1], "an empty block keeps the app hash");
+    assert_eq!(
+        hashes[0][2], hashes[0][1],
+        "an empty block keeps the app hash"
+    );
     assert_ne!(hashes[0][3], hashes[0][2]);
 
     // Restart: a new app over the same directory reports the last commit.
@@ -260,7 +327,12 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
         assert_eq!(i.last_block_height.value(), 3);
         assert_eq!(i.last_block_app_hash.as_bytes(), hashes[0][3].as_slice());
         // A finalized but uncommitted block is lost on "crash" ...
-        match consensus(&mut s, ConsensusRequest::FinalizeBlock(finalize_req(4, vec![]))).await {
+        match consensus(
+            &mut s,
+            ConsensusRequest::FinalizeBlock(finalize_req(4, vec![])),
+        )
+        .await
+        {
             ConsensusResponse::FinalizeBlock(_) => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -270,7 +342,10 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
     // ... and CometBFT's replay of block 4 gives the same hash as a fresh run.
     let (h4, _) = block(&mut s, 4, vec![]).await;
     assert_eq!(h4, hashes[0][3]);
-    let snap = open_storage(dirs[1].path()).await.latest_snapshot().unwrap();
+    let snap = open_storage(dirs[1].path())
+        .await
+        .latest_snapshot()
+        .unwrap();
     assert_eq!(snap.balance(&bob.address, "ucopro").unwrap(), 60);
 }
 
