@@ -14,9 +14,6 @@
 //! `[client] node`), `--keyring-dir` (default `H/keyring-test`),
 //! `--output text|json`.
 
-// The CLI is not consensus code: it may read the clock (timeouts).
-#![allow(clippy::disallowed_methods)]
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
