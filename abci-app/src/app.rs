@@ -68,6 +68,10 @@ pub struct App {
     check_state: Option<StateDelta<Snapshot>>,
     /// Block hashed by FinalizeBlock, written at Commit.
     pending: Option<PendingCommit>,
+    /// The last proposal ProcessProposal accepted, executed: FinalizeBlock
+    /// reuses it when block hash and height match (so signatures are
+    /// verified once per block, not twice).
+    proposal: Option<(tendermint::Hash, u64, BlockRun)>,
 }
 
 impl std::fmt::Debug for App {
@@ -140,6 +144,7 @@ impl App {
             min_gas_price,
             check_state: None,
             pending: None,
+            proposal: None,
         }
     }
 
@@ -148,7 +153,8 @@ impl App {
         &self.storage
     }
 
-    fn chain_id(state: &impl StateRead) -> Result<String, TxError> {
+    /// The chain-id stored at genesis.
+    pub(crate) fn chain_id(state: &impl StateRead) -> Result<String, TxError> {
         let raw = state
             .get_raw(&state_key::chain_id())?
             .ok_or_else(|| TxError::internal("chain not initialised (no InitChain yet)"))?;
@@ -384,13 +390,18 @@ impl App {
     /// ProcessProposal: accepts the block iff every tx decodes and passes
     /// the ante checks in order. Deterministic; never `Unknown`.
     pub fn process_proposal(
-        &self,
+        &mut self,
         req: request::ProcessProposal,
     ) -> Result<response::ProcessProposal, Fatal> {
-        let run = self.run_block(&req.txs, height_u64(req.height))?;
+        let height = height_u64(req.height);
+        let run = self.run_block(&req.txs, height)?;
         let bad = run.txs.iter().position(|t| t.invalid);
         Ok(match bad {
-            None => response::ProcessProposal::Accept,
+            None => {
+                self.proposal =
+                    (req.hash != tendermint::Hash::None).then_some((req.hash, height, run));
+                response::ProcessProposal::Accept
+            }
             Some(i) => {
                 tracing::warn!(height = %req.height, tx_index = i, "rejecting proposal with an invalid tx");
                 response::ProcessProposal::Reject
@@ -405,7 +416,13 @@ impl App {
         req: request::FinalizeBlock,
     ) -> Result<response::FinalizeBlock, Fatal> {
         let height = height_u64(req.height);
-        let run = self.run_block(&req.txs, height)?;
+        let run = match self.proposal.take() {
+            Some((hash, h, run)) if hash == req.hash && h == height => {
+                tracing::debug!(height, "reusing the execution of ProcessProposal");
+                run
+            }
+            _ => self.run_block(&req.txs, height)?,
+        };
         let tx_results = run.txs.into_iter().map(TxRun::into_exec_result).collect();
         let (root, pending) = self.storage.compute_root(run.delta.changes(), height)?;
         self.pending = Some(pending);
@@ -428,6 +445,7 @@ impl App {
         let height = pending.version();
         self.storage.commit(pending)?;
         self.check_state = None;
+        self.proposal = None;
         tracing::debug!(height, "committed");
         Ok(response::Commit {
             data: Default::default(),

@@ -361,3 +361,133 @@ async fn init_chain_after_a_crash_before_the_first_block_reuses_genesis() {
     assert_eq!(info(&mut s).await.last_block_height.value(), 0);
     assert_eq!(init(&mut s, genesis(&[(&alice, 5)])).await, first);
 }
+
+#[tokio::test]
+async fn simulate_reports_gas_and_events_without_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = services(dir.path()).await;
+    let (alice, bob) = (Signer::new(1), Signer::new(2));
+    init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
+    let mut parts = TxParts::send(&alice, &bob.address, "10", 0, 0);
+    parts.auth_info.fee.as_mut().unwrap().gas_limit = 0;
+    parts.auth_info.fee.as_mut().unwrap().amount.clear();
+    let mut raw = parts.sign_raw(&alice);
+    raw.signatures = vec![vec![]];
+    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
+        tx_bytes: raw.encode_to_vec(),
+        ..Default::default()
+    };
+    let q = query(
+        &mut s,
+        "/cosmos.tx.v1beta1.Service/Simulate",
+        req.encode_to_vec(),
+        0,
+        false,
+    )
+    .await;
+    assert_eq!(q.code.value(), 0, "{}", q.log);
+    let resp =
+        cosmrs::proto::cosmos::tx::v1beta1::SimulateResponse::decode(q.value.as_ref()).unwrap();
+    let gas = resp.gas_info.unwrap();
+    // Same gas as the signed tx would use.
+    let signed = parts.sign(&alice);
+    assert_eq!(gas.gas_used, coprod::tx::gas_cost(signed.len(), 1));
+    assert!(
+        resp.result
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e.r#type == "transfer")
+    );
+    // Simulation changed nothing.
+    let q = query(
+        &mut s,
+        "/cosmos.bank.v1beta1.Query/Balance",
+        balance_req(&bob.address),
+        0,
+        false,
+    )
+    .await;
+    assert_eq!(
+        bank::QueryBalanceResponse::decode(q.value.as_ref())
+            .unwrap()
+            .balance
+            .unwrap()
+            .amount,
+        "0"
+    );
+    // A simulated overdraft reports its code.
+    let mut raw = TxParts::send(&alice, &bob.address, "2000000", 0, 0).sign_raw(&alice);
+    raw.signatures = vec![vec![]];
+    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
+        tx_bytes: raw.encode_to_vec(),
+        ..Default::default()
+    };
+    let q = query(
+        &mut s,
+        "/cosmos.tx.v1beta1.Service/Simulate",
+        req.encode_to_vec(),
+        0,
+        false,
+    )
+    .await;
+    assert_eq!(q.code.value(), 5, "{}", q.log);
+}
+
+#[tokio::test]
+async fn finalize_reuses_the_process_proposal_execution_only_for_the_same_block() {
+    let (alice, bob) = (Signer::new(1), Signer::new(2));
+    let tx = cosmrs_send(&alice, &bob.address, 10, 0, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = services(dir.path()).await;
+    init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
+    // Proposal A (with the tx) is processed, but block B (empty) is decided.
+    let hash_a = tendermint::Hash::Sha256([1; 32]);
+    let hash_b = tendermint::Hash::Sha256([2; 32]);
+    let mut p = process_req(1, vec![tx.clone()]);
+    p.hash = hash_a;
+    match consensus(&mut s, ConsensusRequest::ProcessProposal(p)).await {
+        ConsensusResponse::ProcessProposal(r) => assert_eq!(r, response::ProcessProposal::Accept),
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut f = finalize_req(1, vec![]);
+    f.hash = hash_b;
+    let fin = match consensus(&mut s, ConsensusRequest::FinalizeBlock(f)).await {
+        ConsensusResponse::FinalizeBlock(r) => r,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(fin.tx_results.is_empty());
+    consensus(&mut s, ConsensusRequest::Commit).await;
+    // Now block 2 = proposal with the tx, processed then finalized (reuse).
+    let mut p = process_req(2, vec![tx.clone()]);
+    p.hash = hash_a;
+    consensus(&mut s, ConsensusRequest::ProcessProposal(p)).await;
+    let mut f = finalize_req(2, vec![tx.clone()]);
+    f.hash = hash_a;
+    let reused = match consensus(&mut s, ConsensusRequest::FinalizeBlock(f)).await {
+        ConsensusResponse::FinalizeBlock(r) => r,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(reused.tx_results[0].code.value(), 0);
+
+    // A second app that executes the same blocks without ProcessProposal agrees.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut s2 = services(dir2.path()).await;
+    init(&mut s2, genesis(&[(&alice, 1_000_000)])).await;
+    for (h, txs) in [(1, vec![]), (2, vec![tx])] {
+        let fin = match consensus(
+            &mut s2,
+            ConsensusRequest::FinalizeBlock(finalize_req(h, txs)),
+        )
+        .await
+        {
+            ConsensusResponse::FinalizeBlock(r) => r,
+            other => panic!("unexpected {other:?}"),
+        };
+        if h == 2 {
+            assert_eq!(fin.app_hash, reused.app_hash);
+            assert_eq!(fin.tx_results, reused.tx_results);
+        }
+        consensus(&mut s2, ConsensusRequest::Commit).await;
+    }
+}
