@@ -24,6 +24,12 @@ pub mod state_key {
     pub fn chain_id() -> Vec<u8> {
         b"app/chain_id".to_vec()
     }
+
+    /// `app/genesis_hash` → sha256(chain_id ‖ 0x00 ‖ app_state bytes), so a
+    /// repeated InitChain can tell whether the genesis changed.
+    pub fn genesis_hash() -> Vec<u8> {
+        b"app/genesis_hash".to_vec()
+    }
 }
 
 /// Genesis `app_state` of copro:
@@ -174,6 +180,17 @@ impl App {
             Some(0) => {
                 // Crash between InitChain and the first Commit: genesis is
                 // already on disk and is a pure function of genesis.json.
+                let stored = self
+                    .storage
+                    .latest_snapshot()?
+                    .get_raw(&state_key::genesis_hash())?;
+                if stored.as_deref() != Some(genesis_digest(&req).as_slice()) {
+                    return Err(Fatal(
+                        "the coprod store holds a different genesis than CometBFT's genesis.json; \
+                         delete the coprod store (app.toml [store] path) and restart"
+                            .into(),
+                    ));
+                }
                 let root = self
                     .storage
                     .root_hash(0)?
@@ -201,6 +218,7 @@ impl App {
         };
         let mut delta = StateDelta::new(self.storage.latest_snapshot()?);
         delta.put_raw(state_key::chain_id(), req.chain_id.clone().into_bytes());
+        delta.put_raw(state_key::genesis_hash(), genesis_digest(&req).to_vec());
         app_state
             .auth
             .init(&mut delta)
@@ -457,6 +475,15 @@ impl App {
     pub fn query(&self, req: request::Query) -> response::Query {
         query::handle(&self.storage, req)
     }
+}
+
+fn genesis_digest(req: &request::InitChain) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(req.chain_id.as_bytes());
+    h.update([0u8]);
+    h.update(&req.app_state_bytes);
+    h.finalize().into()
 }
 
 fn ensure_check_state<'a>(

@@ -360,6 +360,16 @@ async fn init_chain_after_a_crash_before_the_first_block_reuses_genesis() {
     let mut s = services(dir.path()).await;
     assert_eq!(info(&mut s).await.last_block_height.value(), 0);
     assert_eq!(init(&mut s, genesis(&[(&alice, 5)])).await, first);
+    // A different genesis over the same store is a fatal misconfiguration.
+    let other =
+        s.0.ready()
+            .await
+            .unwrap()
+            .call(ConsensusRequest::InitChain(init_chain_req(genesis(&[(
+                &alice, 6,
+            )]))))
+            .await;
+    assert!(other.unwrap_err().to_string().contains("different genesis"));
 }
 
 #[tokio::test]
