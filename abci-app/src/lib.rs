@@ -8,6 +8,8 @@
 //! - [`service`]: the tower-abci server;
 //! - [`config`], [`keyring`], [`client`]: CLI support.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod client;
 pub mod config;

@@ -14,9 +14,6 @@
 //! `[client] node`), `--keyring-dir` (default `H/keyring-test`),
 //! `--output text|json`.
 
-// The CLI is not consensus code: it may read the clock (timeouts).
-#![allow(clippy::disallowed_methods)]
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,7 +29,11 @@ use serde_json::{Value, json};
 use tendermint_rpc::Client;
 
 #[derive(Parser, Debug)]
-#[command(name = "coprod", version, about = "copro chain daemon and CLI (ABCI 2.0 app for CometBFT v0.38)")]
+#[command(
+    name = "coprod",
+    version,
+    about = "copro chain daemon and CLI (ABCI 2.0 app for CometBFT v0.38)"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -329,7 +330,12 @@ fn genesis_path(home: &Path) -> PathBuf {
     home.join("config").join("genesis.json")
 }
 
-fn init(g: &Global, chain_id: &str, moniker: Option<&str>, overwrite: bool) -> anyhow::Result<ExitCode> {
+fn init(
+    g: &Global,
+    chain_id: &str,
+    moniker: Option<&str>,
+    overwrite: bool,
+) -> anyhow::Result<ExitCode> {
     let home = g.home();
     let genesis = genesis_path(&home);
     let app_toml = AppConfig::path(&home);
@@ -337,7 +343,11 @@ fn init(g: &Global, chain_id: &str, moniker: Option<&str>, overwrite: bool) -> a
         bail!(
             "{} is already initialised ({} exists); use --overwrite to replace genesis.json and app.toml",
             home.display(),
-            if app_toml.exists() { app_toml.display() } else { genesis.display() }
+            if app_toml.exists() {
+                app_toml.display()
+            } else {
+                genesis.display()
+            }
         );
     }
     if chain_id.is_empty() || chain_id.len() > 50 {
@@ -415,22 +425,35 @@ fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow:
         bail!("give at least one coin, e.g. 1000000ucopro");
     }
     let path = genesis_path(&home);
-    let mut doc: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}; run `coprod init` first", path.display()))?,
-    )?;
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {}; run `coprod init` first", path.display())
+        })?)?;
     let mut state: AppState = if doc["app_state"].is_null() {
         AppState::default()
     } else {
         serde_json::from_value(doc["app_state"].clone()).context("genesis app_state is invalid")?
     };
-    if !state.auth.accounts.iter().any(|a| a.address == address.as_str()) {
-        state.auth.accounts.push(copro_auth::genesis::GenesisAccount {
-            address: address.to_string(),
-        });
+    if !state
+        .auth
+        .accounts
+        .iter()
+        .any(|a| a.address == address.as_str())
+    {
+        state
+            .auth
+            .accounts
+            .push(copro_auth::genesis::GenesisAccount {
+                address: address.to_string(),
+            });
     }
     let mut merged: Vec<copro_bank::Coin> = Vec::new();
-    if let Some(existing) = state.bank.balances.iter().find(|b| b.address == address.as_str()) {
+    if let Some(existing) = state
+        .bank
+        .balances
+        .iter()
+        .find(|b| b.address == address.as_str())
+    {
         for c in &existing.coins {
             let amount = c
                 .amount
@@ -458,13 +481,20 @@ fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow:
         address: address.to_string(),
         coins: merged.iter().map(Into::into).collect(),
     };
-    match state.bank.balances.iter_mut().find(|b| b.address == address.as_str()) {
+    match state
+        .bank
+        .balances
+        .iter_mut()
+        .find(|b| b.address == address.as_str())
+    {
         Some(b) => *b = entry,
         None => state.bank.balances.push(entry),
     }
     doc["app_state"] = serde_json::to_value(&state)?;
     std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
-    let total = Coins::new(merged).map(|c| c.to_string()).unwrap_or_default();
+    let total = Coins::new(merged)
+        .map(|c| c.to_string())
+        .unwrap_or_default();
     print(
         g.output,
         &json!({"address": address.to_string(), "coins": total}),
@@ -481,6 +511,7 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
         .context("invalid [log] level in app.toml")?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let addr = parse_tcp_address(abci_address.as_deref().unwrap_or(&config.abci.address))?;
@@ -695,7 +726,8 @@ async fn query_store(
     height: u64,
 ) -> anyhow::Result<ExitCode> {
     let key = hex::decode(key_hex.trim_start_matches("0x")).context("KEY_HEX is not hex")?;
-    let resp = client::abci_query(client, query::STORE_KEY_PATH, key.clone(), height, prove).await?;
+    let resp =
+        client::abci_query(client, query::STORE_KEY_PATH, key.clone(), height, prove).await?;
     let h = resp.height.value();
     let exists = !resp.value.is_empty();
     let mut out = json!({
@@ -707,7 +739,11 @@ async fn query_store(
     let mut text = format!(
         "height: {h}\nkey: {}\nvalue: {}",
         hex::encode(&key),
-        if exists { hex::encode(&resp.value) } else { "(absent)".into() }
+        if exists {
+            hex::encode(&resp.value)
+        } else {
+            "(absent)".into()
+        }
     );
     let mut ok = true;
     if prove {
@@ -719,7 +755,11 @@ async fn query_store(
         text.push_str(&format!("\nproof: {detail}"));
     }
     print(g.output, &out, || text);
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Verifies a `/store/key` proof against the app hash in the header of block
@@ -732,17 +772,32 @@ async fn verify_store_proof(
 ) -> (bool, String, String) {
     use prost::Message;
     let Some(op) = resp.proof.as_ref().and_then(|p| p.ops.first()) else {
-        return (false, "NOT verified: the node returned no proof".into(), String::new());
+        return (
+            false,
+            "NOT verified: the node returned no proof".into(),
+            String::new(),
+        );
     };
     if op.field_type != query::PROOF_OP_TYPE {
-        return (false, format!("NOT verified: unknown proof type {}", op.field_type), String::new());
+        return (
+            false,
+            format!("NOT verified: unknown proof type {}", op.field_type),
+            String::new(),
+        );
     }
     let Ok(proof) = ics23::CommitmentProof::decode(op.data.as_slice()) else {
-        return (false, "NOT verified: undecodable proof".into(), String::new());
+        return (
+            false,
+            "NOT verified: undecodable proof".into(),
+            String::new(),
+        );
     };
     let mut header = None;
     for _ in 0..20 {
-        if let Ok(c) = client.commit(tendermint::block::Height::try_from(height + 1).unwrap_or_default()).await {
+        if let Ok(c) = client
+            .commit(tendermint::block::Height::try_from(height + 1).unwrap_or_default())
+            .await
+        {
             header = Some(c.signed_header.header);
             break;
         }
@@ -751,7 +806,10 @@ async fn verify_store_proof(
     let Some(header) = header else {
         return (
             false,
-            format!("NOT verified: block {} (whose header holds the app hash of height {height}) is not available", height + 1),
+            format!(
+                "NOT verified: block {} (whose header holds the app hash of height {height}) is not available",
+                height + 1
+            ),
             String::new(),
         );
     };
@@ -761,19 +819,35 @@ async fn verify_store_proof(
     let verified = if resp.value.is_empty() {
         ics23::verify_non_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key)
     } else {
-        ics23::verify_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key, &resp.value)
+        ics23::verify_membership::<ics23::HostFunctionsManager>(
+            &proof,
+            &spec,
+            &root,
+            key,
+            &resp.value,
+        )
     };
-    let what = if resp.value.is_empty() { "non-existence" } else { "existence" };
+    let what = if resp.value.is_empty() {
+        "non-existence"
+    } else {
+        "existence"
+    };
     if verified {
         (
             true,
-            format!("{what} proof verified against app hash {app_hash} of header {}", height + 1),
+            format!(
+                "{what} proof verified against app hash {app_hash} of header {}",
+                height + 1
+            ),
             app_hash,
         )
     } else {
         (
             false,
-            format!("{what} proof does NOT verify against app hash {app_hash} of header {}", height + 1),
+            format!(
+                "{what} proof does NOT verify against app hash {app_hash} of header {}",
+                height + 1
+            ),
             app_hash,
         )
     }

@@ -12,16 +12,25 @@
 //! | `/cosmos.bank.v1beta1.Query/Balance` | `QueryBalanceRequest` | `QueryBalanceResponse` |
 //! | `/cosmos.bank.v1beta1.Query/AllBalances` | `QueryAllBalancesRequest` | `QueryAllBalancesResponse` (one page) |
 //! | `/cosmos.bank.v1beta1.Query/TotalSupply` | `QueryTotalSupplyRequest` | `QueryTotalSupplyResponse` (one page) |
+//! | `/cosmos.tx.v1beta1.Service/Simulate` | `SimulateRequest{tx_bytes}` | `SimulateResponse` (gas used, events); the signature is not checked, nor the sequence or the minimum fee |
 //! | `/store/key` | raw key bytes | raw value (empty if absent); with `prove`, `proof_ops` = one `ProofOp { type: "ics23:jmt", key, data: CommitmentProof }` (existence or non-existence) |
 
 use copro_auth::{Code, TxError};
-use copro_store::{Snapshot, StateRead, Storage};
+use copro_store::{Snapshot, StateDelta, StateRead, Storage};
+use cosmrs::Any;
+use cosmrs::proto::cosmos::base::abci::v1beta1::{GasInfo, Result as AbciResult};
+use cosmrs::proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use prost::Message;
 use tendermint::abci::Code as AbciCode;
 use tendermint::block::Height;
 use tendermint::merkle::proof::{ProofOp, ProofOps};
 use tendermint::v0_38::abci::{request, response};
+use tendermint_proto::abci::{Event as ProtoEvent, EventAttribute as ProtoEventAttribute};
 
+use crate::tx::{CheckedTx, Context, Mode, Msg, execute};
+
+/// Simulation path (cosmjs uses it for `fee: "auto"`).
+pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
 /// Raw store read path.
 pub const STORE_KEY_PATH: &str = "/store/key";
 /// `ProofOp.type` of our ICS-23 proofs over the jmt (spec: `jmt::ics23_spec`).
@@ -75,6 +84,7 @@ fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, Tx
         copro_bank::query::BALANCE_PATH => copro_bank::query::balance(&snapshot, data)?,
         copro_bank::query::ALL_BALANCES_PATH => copro_bank::query::all_balances(&snapshot, data)?,
         copro_bank::query::TOTAL_SUPPLY_PATH => copro_bank::query::total_supply(&snapshot, data)?,
+        SIMULATE_PATH => simulate(&snapshot, data)?,
         STORE_KEY_PATH => {
             if req.prove {
                 let (value, proof) = snapshot.get_with_proof(data)?;
@@ -98,7 +108,7 @@ fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, Tx
             return Err(TxError::new(
                 Code::UnknownRequest,
                 format!(
-                    "unknown query path '{other}'; supported: {}, {}, {}, {}, {STORE_KEY_PATH}",
+                    "unknown query path '{other}'; supported: {}, {}, {}, {}, {SIMULATE_PATH}, {STORE_KEY_PATH}",
                     copro_auth::query::ACCOUNT_PATH,
                     copro_bank::query::BALANCE_PATH,
                     copro_bank::query::ALL_BALANCES_PATH,
@@ -113,4 +123,68 @@ fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, Tx
         height,
         ..Default::default()
     })
+}
+
+/// Runs a tx on a scratch copy of the state and reports its gas and events.
+fn simulate(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req = SimulateRequest::decode(data).map_err(|e| {
+        TxError::new(
+            Code::InvalidRequest,
+            format!("malformed SimulateRequest: {e}"),
+        )
+    })?;
+    if req.tx_bytes.is_empty() {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            "SimulateRequest.tx_bytes is empty: send the encoded TxRaw in tx_bytes",
+        ));
+    }
+    let tx = CheckedTx::decode_for_simulation(&req.tx_bytes)?;
+    let chain_id = crate::App::chain_id(snapshot)?;
+    let height = snapshot.version().map_or(0, |v| v + 1);
+    let ctx = Context {
+        chain_id: &chain_id,
+        height,
+        mode: Mode::Simulate,
+    };
+    let mut delta = StateDelta::new(snapshot);
+    let outcome = execute(&mut delta, &tx, &ctx).map_err(|e| e.error().clone())?;
+    let events = outcome
+        .events
+        .into_iter()
+        .map(|e| ProtoEvent {
+            r#type: e.kind,
+            attributes: e
+                .attributes
+                .into_iter()
+                .map(|(key, value)| ProtoEventAttribute {
+                    key,
+                    value,
+                    index: true,
+                })
+                .collect(),
+        })
+        .collect();
+    let msg_responses = tx
+        .msgs
+        .iter()
+        .map(|m| match m {
+            Msg::Send(_) => Any {
+                type_url: "/cosmos.bank.v1beta1.MsgSendResponse".to_string(),
+                value: vec![],
+            },
+        })
+        .collect();
+    Ok(SimulateResponse {
+        gas_info: Some(GasInfo {
+            gas_wanted: tx.gas_limit,
+            gas_used: tx.gas_used,
+        }),
+        result: Some(AbciResult {
+            events,
+            msg_responses,
+            ..Default::default()
+        }),
+    }
+    .encode_to_vec())
 }

@@ -9,7 +9,8 @@
 //! Only local faults in consensus requests ([`Fatal`]: store failure,
 //! genesis misconfiguration, a panic while executing a block) return `Err`,
 //! which closes the connection and halts CometBFT — stopping is the only
-//! safe answer when this node can no longer compute the state.
+//! safe answer when this node can no longer compute the state. Under
+//! `coprod start` the process then exits with code 1.
 
 use std::future::{Ready, ready};
 use std::net::SocketAddr;
@@ -26,12 +27,24 @@ use crate::app::{App, Fatal};
 #[derive(Debug)]
 pub struct AbciService {
     app: App,
+    exit_on_fatal: bool,
 }
 
 impl AbciService {
     /// Wraps `app`.
     pub fn new(app: App) -> Self {
-        Self { app }
+        Self {
+            app,
+            exit_on_fatal: false,
+        }
+    }
+
+    /// Makes a [`Fatal`] error end the process (exit code 1) after logging
+    /// it, so a supervisor sees the failure instead of a live process whose
+    /// consensus connection is gone. Used by `coprod start`.
+    pub fn exit_on_fatal(mut self) -> Self {
+        self.exit_on_fatal = true;
+        self
     }
 
     fn handle(&mut self, req: Request) -> Result<Response, Fatal> {
@@ -64,8 +77,12 @@ impl AbciService {
                 }),
             ),
             Request::Commit => Response::Commit(app.commit()?),
-            Request::PrepareProposal(r) => Response::PrepareProposal(guard(|| app.prepare_proposal(r))?),
-            Request::ProcessProposal(r) => Response::ProcessProposal(guard(|| app.process_proposal(r))?),
+            Request::PrepareProposal(r) => {
+                Response::PrepareProposal(guard(|| app.prepare_proposal(r))?)
+            }
+            Request::ProcessProposal(r) => {
+                Response::ProcessProposal(guard(|| app.process_proposal(r))?)
+            }
             Request::FinalizeBlock(r) => Response::FinalizeBlock(guard(|| app.finalize_block(r))?),
             Request::ExtendVote(_) => Response::ExtendVote(response::ExtendVote {
                 vote_extension: Default::default(),
@@ -76,17 +93,20 @@ impl AbciService {
             Request::ListSnapshots => Response::ListSnapshots(Default::default()),
             Request::OfferSnapshot(_) => Response::OfferSnapshot(response::OfferSnapshot::Reject),
             Request::LoadSnapshotChunk(_) => Response::LoadSnapshotChunk(Default::default()),
-            Request::ApplySnapshotChunk(_) => Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
-                result: response::ApplySnapshotChunkResult::Abort,
-                refetch_chunks: vec![],
-                reject_senders: vec![],
-            }),
+            Request::ApplySnapshotChunk(_) => {
+                Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
+                    result: tendermint::abci::response::ApplySnapshotChunkResult::Abort,
+                    refetch_chunks: vec![],
+                    reject_senders: vec![],
+                })
+            }
         })
     }
 }
 
 fn guard<T>(f: impl FnOnce() -> Result<T, Fatal>) -> Result<T, Fatal> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(Fatal("block execution panicked".into())))
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(Fatal("block execution panicked".into())))
 }
 
 impl tower::Service<Request> for AbciService {
@@ -99,8 +119,13 @@ impl tower::Service<Request> for AbciService {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        let exit = self.exit_on_fatal;
         ready(self.handle(req).map_err(|e| {
             tracing::error!(error = %e, "fatal: stopping consensus");
+            if exit {
+                eprintln!("coprod: fatal: {e}");
+                std::process::exit(1);
+            }
             BoxError::from(e)
         }))
     }
@@ -113,7 +138,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (consensus, mempool, snapshot, info) =
-        tower_abci::v038::split::service(AbciService::new(app), 16);
+        tower_abci::v038::split::service(AbciService::new(app).exit_on_fatal(), 16);
     let server = tower_abci::v038::Server::builder()
         .consensus(consensus)
         .mempool(mempool)

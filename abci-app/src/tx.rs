@@ -95,7 +95,8 @@ pub struct CheckedTx {
     pub gas_used: u64,
     /// Block height after which the tx is invalid (0: none).
     pub timeout_height: u64,
-    signature: Signature,
+    /// `None` only for a simulation (signature not checked).
+    signature: Option<Signature>,
     body_bytes: Vec<u8>,
     auth_info_bytes: Vec<u8>,
 }
@@ -103,13 +104,26 @@ pub struct CheckedTx {
 fn decode_err(what: &str, e: prost::DecodeError) -> TxError {
     TxError::new(
         Code::TxDecode,
-        format!("tx parse error: {what} does not decode ({e}); send a protobuf cosmos.tx.v1beta1.TxRaw"),
+        format!(
+            "tx parse error: {what} does not decode ({e}); send a protobuf cosmos.tx.v1beta1.TxRaw"
+        ),
     )
 }
 
 impl CheckedTx {
     /// Decodes `bytes` and runs every check that needs no state.
     pub fn decode(bytes: &[u8]) -> Result<Self, TxError> {
+        Self::decode_inner(bytes, false)
+    }
+
+    /// Decodes a tx for `Simulate`: the signature may be empty or a
+    /// placeholder (never verified), the gas limit is not enforced, and gas
+    /// is counted as if a 64-byte signature were present.
+    pub fn decode_for_simulation(bytes: &[u8]) -> Result<Self, TxError> {
+        Self::decode_inner(bytes, true)
+    }
+
+    fn decode_inner(bytes: &[u8], simulate: bool) -> Result<Self, TxError> {
         if bytes.len() > MAX_TX_BYTES {
             return Err(TxError::new(
                 Code::TxTooLarge,
@@ -120,9 +134,10 @@ impl CheckedTx {
             ));
         }
         let raw = TxRaw::decode(bytes).map_err(|e| decode_err("TxRaw", e))?;
-        let body = TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| decode_err("TxBody", e))?;
-        let auth_info =
-            AuthInfo::decode(raw.auth_info_bytes.as_slice()).map_err(|e| decode_err("AuthInfo", e))?;
+        let body =
+            TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| decode_err("TxBody", e))?;
+        let auth_info = AuthInfo::decode(raw.auth_info_bytes.as_slice())
+            .map_err(|e| decode_err("AuthInfo", e))?;
 
         // Messages.
         if body.messages.is_empty() {
@@ -134,7 +149,10 @@ impl CheckedTx {
         if body.messages.len() > MAX_MSGS {
             return Err(TxError::new(
                 Code::InvalidRequest,
-                format!("tx has {} messages, the limit is {MAX_MSGS}", body.messages.len()),
+                format!(
+                    "tx has {} messages, the limit is {MAX_MSGS}",
+                    body.messages.len()
+                ),
             ));
         }
         let msgs = body
@@ -144,7 +162,9 @@ impl CheckedTx {
                 MSG_SEND_TYPE_URL => MsgSend::decode(&any.value).map(Msg::Send),
                 other => Err(TxError::new(
                     Code::UnknownRequest,
-                    format!("unknown message type '{other}'; this chain accepts {MSG_SEND_TYPE_URL}"),
+                    format!(
+                        "unknown message type '{other}'; this chain accepts {MSG_SEND_TYPE_URL}"
+                    ),
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -194,6 +214,8 @@ impl CheckedTx {
         let signer_info = &auth_info.signer_infos[0];
         match signer_info.mode_info.as_ref().and_then(|m| m.sum.as_ref()) {
             Some(mode_info::Sum::Single(single)) if single.mode == SignMode::Direct as i32 => {}
+            // cosmjs simulates with SIGN_MODE_UNSPECIFIED: nothing is verified.
+            Some(mode_info::Sum::Single(_)) if simulate => {}
             _ => {
                 return Err(TxError::new(
                     Code::NotSupported,
@@ -201,7 +223,11 @@ impl CheckedTx {
                 ));
             }
         }
-        let pubkey = signer_info.public_key.as_ref().map(decode_pubkey).transpose()?;
+        let pubkey = signer_info
+            .public_key
+            .as_ref()
+            .map(decode_pubkey)
+            .transpose()?;
         if let Some(pk) = &pubkey {
             let derived = address_from_pubkey(pk);
             if derived != signer {
@@ -211,7 +237,11 @@ impl CheckedTx {
                 ));
             }
         }
-        let signature = parse_signature(&raw.signatures[0])?;
+        let signature = if simulate {
+            None
+        } else {
+            Some(parse_signature(&raw.signatures[0])?)
+        };
 
         // Fee and gas.
         let fee = auth_info.fee.as_ref().ok_or_else(|| {
@@ -220,7 +250,9 @@ impl CheckedTx {
                 "tx has no fee: set a fee and a gas limit",
             )
         })?;
-        if !fee.payer.is_empty() || !fee.granter.is_empty() || auth_info.tip.is_some() {
+        #[allow(deprecated)] // `tip` is deprecated in the SDK; we refuse it.
+        let has_tip = auth_info.tip.is_some();
+        if !fee.payer.is_empty() || !fee.granter.is_empty() || has_tip {
             return Err(TxError::new(
                 Code::NotSupported,
                 "fee payer, fee granter and tips are not supported; the signer pays",
@@ -234,11 +266,18 @@ impl CheckedTx {
                 format!("gas limit {gas_limit} exceeds the maximum {MAX_GAS_LIMIT}"),
             ));
         }
-        let gas_used = gas_cost(bytes.len(), msgs.len());
-        if gas_used > gas_limit {
+        let missing_sig_bytes = if simulate {
+            64usize.saturating_sub(raw.signatures[0].len())
+        } else {
+            0
+        };
+        let gas_used = gas_cost(bytes.len() + missing_sig_bytes, msgs.len());
+        if gas_used > gas_limit && !simulate {
             return Err(TxError::new(
                 Code::OutOfGas,
-                format!("out of gas: this tx needs {gas_used} gas but its limit is {gas_limit}; raise --gas"),
+                format!(
+                    "out of gas: this tx needs {gas_used} gas but its limit is {gas_limit}; raise --gas"
+                ),
             ));
         }
 
@@ -287,8 +326,12 @@ fn parse_signature(bytes: &[u8]) -> Result<Signature, TxError> {
             ),
         ));
     }
-    let sig = Signature::from_slice(bytes)
-        .map_err(|_| TxError::new(Code::InvalidPubKey, "malformed signature: r or s out of range"))?;
+    let sig = Signature::from_slice(bytes).map_err(|_| {
+        TxError::new(
+            Code::InvalidPubKey,
+            "malformed signature: r or s out of range",
+        )
+    })?;
     if sig.normalize_s().is_some() {
         return Err(TxError::new(
             Code::InvalidPubKey,
@@ -321,7 +364,9 @@ impl GasPrice {
         let (num, denom) = s.split_at(split);
         let (int, frac) = num.split_once('.').unwrap_or((num, ""));
         if int.is_empty() && frac.is_empty() || frac.len() > 18 {
-            return Err(format!("gas price '{s}' is not a decimal with at most 18 decimals"));
+            return Err(format!(
+                "gas price '{s}' is not a decimal with at most 18 decimals"
+            ));
         }
         let digits = format!("{int}{frac}");
         let numerator = if digits.is_empty() {
@@ -362,6 +407,8 @@ pub enum Mode<'a> {
     Check(&'a GasPrice),
     /// Block execution (PrepareProposal, ProcessProposal, FinalizeBlock).
     Deliver,
+    /// `Simulate` query: no signature, sequence or minimum-fee checks.
+    Simulate,
 }
 
 /// Context of execution.
@@ -497,7 +544,10 @@ fn run_ante<S: StateWrite>(
             {
                 return Err(TxError::new(
                     Code::InvalidPubKey,
-                    format!("public key does not match the one registered for {}", tx.signer),
+                    format!(
+                        "public key does not match the one registered for {}",
+                        tx.signer
+                    ),
                 ));
             }
             stored
@@ -516,7 +566,8 @@ fn run_ante<S: StateWrite>(
             ));
         }
     };
-    if tx.sequence != account.sequence {
+    let simulate = matches!(ctx.mode, Mode::Simulate);
+    if tx.sequence != account.sequence && !simulate {
         return Err(TxError::new(
             Code::WrongSequence,
             format!(
@@ -532,7 +583,11 @@ fn run_ante<S: StateWrite>(
         account_number: account.account_number,
     }
     .encode_to_vec();
-    if pubkey.verify(&sign_doc, &tx.signature).is_err() {
+    let verified = match &tx.signature {
+        Some(sig) => pubkey.verify(&sign_doc, sig).is_ok(),
+        None => simulate,
+    };
+    if !verified {
         return Err(TxError::new(
             Code::Unauthorized,
             format!(
@@ -549,7 +604,11 @@ fn run_ante<S: StateWrite>(
                 Code::InsufficientFee,
                 format!(
                     "insufficient fee; got: {} required: {required}{} (gas limit {} × minimum gas price); raise --fees",
-                    if tx.fee.is_empty() { "0".to_string() } else { tx.fee.to_string() },
+                    if tx.fee.is_empty() {
+                        "0".to_string()
+                    } else {
+                        tx.fee.to_string()
+                    },
                     min_price.denom,
                     tx.gas_limit
                 ),
@@ -559,10 +618,7 @@ fn run_ante<S: StateWrite>(
     let collector = module_address(FEE_COLLECTOR);
     for coin in tx.fee.iter() {
         state.sub_balance(&tx.signer, coin).map_err(|e| {
-            TxError::new(
-                e.code,
-                format!("{}: cannot pay the fee {}", e.log, tx.fee),
-            )
+            TxError::new(e.code, format!("{}: cannot pay the fee {}", e.log, tx.fee))
         })?;
         state.add_balance(&collector, coin)?;
     }
@@ -574,10 +630,7 @@ fn run_ante<S: StateWrite>(
 
     let fee = tx.fee.to_string();
     Ok(vec![
-        Event::new(
-            "tx",
-            [("fee", fee), ("fee_payer", tx.signer.to_string())],
-        ),
+        Event::new("tx", [("fee", fee), ("fee_payer", tx.signer.to_string())]),
         Event::new(
             "tx",
             [("acc_seq", format!("{}/{}", tx.signer, tx.sequence))],

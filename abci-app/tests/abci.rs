@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use copro_bank::BankRead;
 use coprod::service::AbciService;
-use cosmrs::proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
+use cosmrs::proto::cosmos::auth::v1beta1::{
+    BaseAccount, QueryAccountRequest, QueryAccountResponse,
+};
 use cosmrs::proto::cosmos::bank::v1beta1 as bank;
 use prost::Message;
 use tendermint::v0_38::abci::{
@@ -46,7 +48,15 @@ async fn consensus(s: &mut Split, req: ConsensusRequest) -> ConsensusResponse {
 }
 
 async fn check(s: &mut Split, tx: Vec<u8>) -> response::CheckTx {
-    match s.1.ready().await.unwrap().call(MempoolRequest::CheckTx(check_req(tx))).await.unwrap() {
+    match s
+        .1
+        .ready()
+        .await
+        .unwrap()
+        .call(MempoolRequest::CheckTx(check_req(tx)))
+        .await
+        .unwrap()
+    {
         MempoolResponse::CheckTx(r) => r,
     }
 }
@@ -64,7 +74,13 @@ async fn info(s: &mut Split) -> response::Info {
     }
 }
 
-async fn query(s: &mut Split, path: &str, data: Vec<u8>, height: u64, prove: bool) -> response::Query {
+async fn query(
+    s: &mut Split,
+    path: &str,
+    data: Vec<u8>,
+    height: u64,
+    prove: bool,
+) -> response::Query {
     let req = InfoRequest::Query(request::Query {
         data: data.into(),
         path: path.into(),
@@ -85,12 +101,26 @@ async fn init(s: &mut Split, app_state: Vec<u8>) -> Vec<u8> {
 }
 
 /// Runs one block through Process/Finalize/Commit; returns the app hash and results.
-async fn block(s: &mut Split, height: u64, txs: Vec<Vec<u8>>) -> (Vec<u8>, response::FinalizeBlock) {
-    match consensus(s, ConsensusRequest::ProcessProposal(process_req(height, txs.clone()))).await {
+async fn block(
+    s: &mut Split,
+    height: u64,
+    txs: Vec<Vec<u8>>,
+) -> (Vec<u8>, response::FinalizeBlock) {
+    match consensus(
+        s,
+        ConsensusRequest::ProcessProposal(process_req(height, txs.clone())),
+    )
+    .await
+    {
         ConsensusResponse::ProcessProposal(response::ProcessProposal::Accept) => {}
         other => panic!("block {height} not accepted: {other:?}"),
     }
-    let fin = match consensus(s, ConsensusRequest::FinalizeBlock(finalize_req(height, txs))).await {
+    let fin = match consensus(
+        s,
+        ConsensusRequest::FinalizeBlock(finalize_req(height, txs)),
+    )
+    .await
+    {
         ConsensusResponse::FinalizeBlock(r) => r,
         other => panic!("unexpected {other:?}"),
     };
@@ -120,7 +150,10 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     let genesis_hash = init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
     assert_eq!(genesis_hash.len(), 32);
     let after_genesis = info(&mut s).await;
-    assert_eq!(after_genesis.last_block_app_hash.as_bytes(), genesis_hash.as_slice());
+    assert_eq!(
+        after_genesis.last_block_app_hash.as_bytes(),
+        genesis_hash.as_slice()
+    );
 
     let tx = cosmrs_send(&alice, &bob.address, 250_000, 0, 0);
     let checked = check(&mut s, tx.clone()).await;
@@ -130,7 +163,11 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     // PrepareProposal keeps it, drops garbage, and respects max_tx_bytes.
     let prepared = match consensus(
         &mut s,
-        ConsensusRequest::PrepareProposal(prepare_req(1, 1_000_000, vec![vec![1, 2, 3], tx.clone()])),
+        ConsensusRequest::PrepareProposal(prepare_req(
+            1,
+            1_000_000,
+            vec![vec![1, 2, 3], tx.clone()],
+        )),
     )
     .await
     {
@@ -150,7 +187,12 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     assert!(tight.is_empty());
 
     // A block with garbage in it is rejected.
-    match consensus(&mut s, ConsensusRequest::ProcessProposal(process_req(1, vec![vec![9, 9]]))).await {
+    match consensus(
+        &mut s,
+        ConsensusRequest::ProcessProposal(process_req(1, vec![vec![9, 9]])),
+    )
+    .await
+    {
         ConsensusResponse::ProcessProposal(r) => assert_eq!(r, response::ProcessProposal::Reject),
         other => panic!("unexpected {other:?}"),
     }
@@ -169,22 +211,38 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     assert_eq!(info1.last_block_app_hash.as_bytes(), hash1.as_slice());
 
     // gRPC-style queries.
-    let q = query(&mut s, "/cosmos.bank.v1beta1.Query/Balance", balance_req(&bob.address), 0, false).await;
+    let q = query(
+        &mut s,
+        "/cosmos.bank.v1beta1.Query/Balance",
+        balance_req(&bob.address),
+        0,
+        false,
+    )
+    .await;
     assert_eq!(q.code.value(), 0, "{}", q.log);
     assert_eq!(q.height.value(), 1);
-    let bal = bank::QueryBalanceResponse::decode(q.value.as_ref()).unwrap().balance.unwrap();
+    let bal = bank::QueryBalanceResponse::decode(q.value.as_ref())
+        .unwrap()
+        .balance
+        .unwrap();
     assert_eq!(bal.amount, "250000");
     // At height 0... genesis (height 0 means latest, so ask explicitly for 1
     // vs latest): the genesis state is not queryable as "0", that is latest.
     let acc = query(
         &mut s,
         "/cosmos.auth.v1beta1.Query/Account",
-        QueryAccountRequest { address: alice.address.to_string() }.encode_to_vec(),
+        QueryAccountRequest {
+            address: alice.address.to_string(),
+        }
+        .encode_to_vec(),
         0,
         false,
     )
     .await;
-    let any = QueryAccountResponse::decode(acc.value.as_ref()).unwrap().account.unwrap();
+    let any = QueryAccountResponse::decode(acc.value.as_ref())
+        .unwrap()
+        .account
+        .unwrap();
     assert_eq!(any.type_url, "/cosmos.auth.v1beta1.BaseAccount");
     let account = BaseAccount::decode(any.value.as_slice()).unwrap();
     assert_eq!((account.account_number, account.sequence), (0, 1));
@@ -192,7 +250,10 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
     let missing = query(
         &mut s,
         "/cosmos.auth.v1beta1.Query/Account",
-        QueryAccountRequest { address: copro_auth::module_address("nobody").to_string() }.encode_to_vec(),
+        QueryAccountRequest {
+            address: copro_auth::module_address("nobody").to_string(),
+        }
+        .encode_to_vec(),
         0,
         false,
     )
@@ -235,7 +296,10 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
 async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit() {
     let (alice, bob) = (Signer::new(1), Signer::new(2));
     let blocks: Vec<Vec<Vec<u8>>> = vec![
-        vec![cosmrs_send(&alice, &bob.address, 10, 0, 0), cosmrs_send(&alice, &bob.address, 20, 0, 1)],
+        vec![
+            cosmrs_send(&alice, &bob.address, 10, 0, 0),
+            cosmrs_send(&alice, &bob.address, 20, 0, 1),
+        ],
         vec![],
         vec![cosmrs_send(&alice, &bob.address, 30, 0, 2)],
     ];
@@ -250,7 +314,10 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
         hashes.push(mine);
     }
     assert_eq!(hashes[0], hashes[1]);
-    assert_eq!(hashes[0][2], hashes[0][1], "an empty block keeps the app hash");
+    assert_eq!(
+        hashes[0][2], hashes[0][1],
+        "an empty block keeps the app hash"
+    );
     assert_ne!(hashes[0][3], hashes[0][2]);
 
     // Restart: a new app over the same directory reports the last commit.
@@ -260,7 +327,12 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
         assert_eq!(i.last_block_height.value(), 3);
         assert_eq!(i.last_block_app_hash.as_bytes(), hashes[0][3].as_slice());
         // A finalized but uncommitted block is lost on "crash" ...
-        match consensus(&mut s, ConsensusRequest::FinalizeBlock(finalize_req(4, vec![]))).await {
+        match consensus(
+            &mut s,
+            ConsensusRequest::FinalizeBlock(finalize_req(4, vec![])),
+        )
+        .await
+        {
             ConsensusResponse::FinalizeBlock(_) => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -270,7 +342,10 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
     // ... and CometBFT's replay of block 4 gives the same hash as a fresh run.
     let (h4, _) = block(&mut s, 4, vec![]).await;
     assert_eq!(h4, hashes[0][3]);
-    let snap = open_storage(dirs[1].path()).await.latest_snapshot().unwrap();
+    let snap = open_storage(dirs[1].path())
+        .await
+        .latest_snapshot()
+        .unwrap();
     assert_eq!(snap.balance(&bob.address, "ucopro").unwrap(), 60);
 }
 
@@ -285,4 +360,156 @@ async fn init_chain_after_a_crash_before_the_first_block_reuses_genesis() {
     let mut s = services(dir.path()).await;
     assert_eq!(info(&mut s).await.last_block_height.value(), 0);
     assert_eq!(init(&mut s, genesis(&[(&alice, 5)])).await, first);
+    // A different genesis over the same store is a fatal misconfiguration.
+    let other =
+        s.0.ready()
+            .await
+            .unwrap()
+            .call(ConsensusRequest::InitChain(init_chain_req(genesis(&[(
+                &alice, 6,
+            )]))))
+            .await;
+    assert!(other.unwrap_err().to_string().contains("different genesis"));
+}
+
+#[tokio::test]
+async fn simulate_reports_gas_and_events_without_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = services(dir.path()).await;
+    let (alice, bob) = (Signer::new(1), Signer::new(2));
+    init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
+    let mut parts = TxParts::send(&alice, &bob.address, "10", 0, 0);
+    parts.auth_info.fee.as_mut().unwrap().gas_limit = 0;
+    parts.auth_info.fee.as_mut().unwrap().amount.clear();
+    // cosmjs simulates with SIGN_MODE_UNSPECIFIED and an empty signature.
+    parts.auth_info.signer_infos[0].mode_info =
+        Some(cosmrs::proto::cosmos::tx::v1beta1::ModeInfo {
+            sum: Some(cosmrs::proto::cosmos::tx::v1beta1::mode_info::Sum::Single(
+                cosmrs::proto::cosmos::tx::v1beta1::mode_info::Single { mode: 0 },
+            )),
+        });
+    let mut raw = parts.sign_raw(&alice);
+    raw.signatures = vec![vec![]];
+    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
+        tx_bytes: raw.encode_to_vec(),
+        ..Default::default()
+    };
+    let q = query(
+        &mut s,
+        "/cosmos.tx.v1beta1.Service/Simulate",
+        req.encode_to_vec(),
+        0,
+        false,
+    )
+    .await;
+    assert_eq!(q.code.value(), 0, "{}", q.log);
+    let resp =
+        cosmrs::proto::cosmos::tx::v1beta1::SimulateResponse::decode(q.value.as_ref()).unwrap();
+    let gas = resp.gas_info.unwrap();
+    // Gas as if a 64-byte signature were present: within a few bytes of
+    // the signed tx (which also carries a fee amount and gas limit).
+    assert_eq!(
+        gas.gas_used,
+        coprod::tx::gas_cost(raw.encode_to_vec().len() + 64, 1)
+    );
+    let signed = TxParts::send(&alice, &bob.address, "10", 0, 0).sign(&alice);
+    assert!(coprod::tx::gas_cost(signed.len(), 1).abs_diff(gas.gas_used) < 1_000);
+    assert!(
+        resp.result
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e.r#type == "transfer")
+    );
+    // Simulation changed nothing.
+    let q = query(
+        &mut s,
+        "/cosmos.bank.v1beta1.Query/Balance",
+        balance_req(&bob.address),
+        0,
+        false,
+    )
+    .await;
+    assert_eq!(
+        bank::QueryBalanceResponse::decode(q.value.as_ref())
+            .unwrap()
+            .balance
+            .unwrap()
+            .amount,
+        "0"
+    );
+    // A simulated overdraft reports its code.
+    let mut raw = TxParts::send(&alice, &bob.address, "2000000", 0, 0).sign_raw(&alice);
+    raw.signatures = vec![vec![]];
+    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
+        tx_bytes: raw.encode_to_vec(),
+        ..Default::default()
+    };
+    let q = query(
+        &mut s,
+        "/cosmos.tx.v1beta1.Service/Simulate",
+        req.encode_to_vec(),
+        0,
+        false,
+    )
+    .await;
+    assert_eq!(q.code.value(), 5, "{}", q.log);
+}
+
+#[tokio::test]
+async fn finalize_reuses_the_process_proposal_execution_only_for_the_same_block() {
+    let (alice, bob) = (Signer::new(1), Signer::new(2));
+    let tx = cosmrs_send(&alice, &bob.address, 10, 0, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = services(dir.path()).await;
+    init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
+    // Proposal A (with the tx) is processed, but block B (empty) is decided.
+    let hash_a = tendermint::Hash::Sha256([1; 32]);
+    let hash_b = tendermint::Hash::Sha256([2; 32]);
+    let mut p = process_req(1, vec![tx.clone()]);
+    p.hash = hash_a;
+    match consensus(&mut s, ConsensusRequest::ProcessProposal(p)).await {
+        ConsensusResponse::ProcessProposal(r) => assert_eq!(r, response::ProcessProposal::Accept),
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut f = finalize_req(1, vec![]);
+    f.hash = hash_b;
+    let fin = match consensus(&mut s, ConsensusRequest::FinalizeBlock(f)).await {
+        ConsensusResponse::FinalizeBlock(r) => r,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(fin.tx_results.is_empty());
+    consensus(&mut s, ConsensusRequest::Commit).await;
+    // Now block 2 = proposal with the tx, processed then finalized (reuse).
+    let mut p = process_req(2, vec![tx.clone()]);
+    p.hash = hash_a;
+    consensus(&mut s, ConsensusRequest::ProcessProposal(p)).await;
+    let mut f = finalize_req(2, vec![tx.clone()]);
+    f.hash = hash_a;
+    let reused = match consensus(&mut s, ConsensusRequest::FinalizeBlock(f)).await {
+        ConsensusResponse::FinalizeBlock(r) => r,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(reused.tx_results[0].code.value(), 0);
+
+    // A second app that executes the same blocks without ProcessProposal agrees.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut s2 = services(dir2.path()).await;
+    init(&mut s2, genesis(&[(&alice, 1_000_000)])).await;
+    for (h, txs) in [(1, vec![]), (2, vec![tx])] {
+        let fin = match consensus(
+            &mut s2,
+            ConsensusRequest::FinalizeBlock(finalize_req(h, txs)),
+        )
+        .await
+        {
+            ConsensusResponse::FinalizeBlock(r) => r,
+            other => panic!("unexpected {other:?}"),
+        };
+        if h == 2 {
+            assert_eq!(fin.app_hash, reused.app_hash);
+            assert_eq!(fin.tx_results, reused.tx_results);
+        }
+        consensus(&mut s2, ConsensusRequest::Commit).await;
+    }
 }

@@ -21,8 +21,14 @@ fn fixture() -> Fixture {
     let mut app = app_in(dir.path());
     let alice = Signer::new(1);
     let bob = Signer::new(2);
-    app.init_chain(init_chain_req(genesis(&[(&alice, 1_000_000)]))).unwrap();
-    Fixture { _dir: dir, app, alice, bob }
+    app.init_chain(init_chain_req(genesis(&[(&alice, 1_000_000)])))
+        .unwrap();
+    Fixture {
+        _dir: dir,
+        app,
+        alice,
+        bob,
+    }
 }
 
 fn code_of(app: &mut App, tx: Vec<u8>) -> (u32, String) {
@@ -39,7 +45,11 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
 
     let mut cases: Vec<(&str, Vec<u8>, Code)> = Vec::new();
     cases.push(("undecodable bytes", vec![0xff, 0x01, 0x02], Code::TxDecode));
-    cases.push(("oversized tx", vec![0u8; coprod::tx::MAX_TX_BYTES + 1], Code::TxTooLarge));
+    cases.push((
+        "oversized tx",
+        vec![0u8; coprod::tx::MAX_TX_BYTES + 1],
+        Code::TxTooLarge,
+    ));
 
     let mut bad_sig = good().sign_raw(alice);
     bad_sig.signatures[0][5] ^= 0x01;
@@ -47,11 +57,19 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
 
     let mut wrong_chain = good();
     wrong_chain.chain_id = "other-chain".into();
-    cases.push(("wrong chain-id", wrong_chain.sign(alice), Code::Unauthorized));
+    cases.push((
+        "wrong chain-id",
+        wrong_chain.sign(alice),
+        Code::Unauthorized,
+    ));
 
     let mut wrong_number = good();
     wrong_number.account_number = 7;
-    cases.push(("wrong account number", wrong_number.sign(alice), Code::Unauthorized));
+    cases.push((
+        "wrong account number",
+        wrong_number.sign(alice),
+        Code::Unauthorized,
+    ));
 
     cases.push((
         "wrong sequence",
@@ -70,7 +88,11 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
 
     let mut unknown = good();
     unknown.body.messages[0].type_url = "/cosmos.staking.v1beta1.MsgDelegate".into();
-    cases.push(("unknown msg type", unknown.sign(alice), Code::UnknownRequest));
+    cases.push((
+        "unknown msg type",
+        unknown.sign(alice),
+        Code::UnknownRequest,
+    ));
 
     let mut memo = good();
     memo.body.memo = "x".repeat(257);
@@ -78,11 +100,19 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
 
     let mut unsigned = good().sign_raw(alice);
     unsigned.signatures.clear();
-    cases.push(("no signatures", unsigned.encode_to_vec(), Code::NoSignatures));
+    cases.push((
+        "no signatures",
+        unsigned.encode_to_vec(),
+        Code::NoSignatures,
+    ));
 
     let mut short_sig = good().sign_raw(alice);
     short_sig.signatures[0].pop();
-    cases.push(("63-byte signature", short_sig.encode_to_vec(), Code::InvalidPubKey));
+    cases.push((
+        "63-byte signature",
+        short_sig.encode_to_vec(),
+        Code::InvalidPubKey,
+    ));
 
     // High-S: the same signature with s negated still verifies mathematically
     // but is malleable, so it is refused.
@@ -92,7 +122,11 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
     let high = k256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
     let mut high_tx = low.clone();
     high_tx.signatures[0] = high.to_bytes().to_vec();
-    cases.push(("high-S signature", high_tx.encode_to_vec(), Code::InvalidPubKey));
+    cases.push((
+        "high-S signature",
+        high_tx.encode_to_vec(),
+        Code::InvalidPubKey,
+    ));
 
     let mut no_gas = good();
     no_gas.auth_info.fee.as_mut().unwrap().gas_limit = 1_000;
@@ -107,14 +141,21 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
     .unwrap();
     msg.to_address = "copro1notanaddress".into();
     bad_addr.body.messages[0].value = msg.encode_to_vec();
-    cases.push(("invalid address", bad_addr.sign(alice), Code::InvalidAddress));
+    cases.push((
+        "invalid address",
+        bad_addr.sign(alice),
+        Code::InvalidAddress,
+    ));
 
     let mut bad_coins = good();
     let mut msg = cosmrs::proto::cosmos::bank::v1beta1::MsgSend::decode(
         bad_coins.body.messages[0].value.as_slice(),
     )
     .unwrap();
-    msg.amount = vec![Coin { denom: "ucopro".into(), amount: "0".into() }];
+    msg.amount = vec![Coin {
+        denom: "ucopro".into(),
+        amount: "0".into(),
+    }];
     bad_coins.body.messages[0].value = msg.encode_to_vec();
     cases.push(("zero coins", bad_coins.sign(alice), Code::InvalidCoins));
 
@@ -134,7 +175,11 @@ fn each_bad_input_gets_its_code_and_leaves_the_state_alone() {
 
     let mut foreign_key = good();
     foreign_key.auth_info.signer_infos[0].public_key = Some(bob.pubkey_any());
-    cases.push(("pubkey of another address", foreign_key.sign(bob), Code::InvalidPubKey));
+    cases.push((
+        "pubkey of another address",
+        foreign_key.sign(bob),
+        Code::InvalidPubKey,
+    ));
 
     for (name, tx, want) in cases {
         let (code, log) = code_of(&mut f.app, tx.clone());
@@ -177,11 +222,19 @@ fn one_sender_can_queue_several_txs_and_the_check_state_resets_at_commit() {
     assert_eq!(code_of(&mut f.app, tx0.clone()).0, 0);
     assert_eq!(code_of(&mut f.app, tx1.clone()).0, 0);
     // Replaying tx0 in CheckTx: its sequence is used up in the check-state.
-    assert_eq!(code_of(&mut f.app, tx0.clone()).0, Code::WrongSequence.value());
+    assert_eq!(
+        code_of(&mut f.app, tx0.clone()).0,
+        Code::WrongSequence.value()
+    );
 
     // Only tx0 makes it into block 1.
     let res = f.app.finalize_block(finalize_req(1, vec![tx0])).unwrap();
-    assert_eq!(res.tx_results[0].code.value(), 0, "{}", res.tx_results[0].log);
+    assert_eq!(
+        res.tx_results[0].code.value(),
+        0,
+        "{}",
+        res.tx_results[0].log
+    );
     f.app.commit().unwrap();
     // Recheck after commit: tx1 is still valid, tx with sequence 0 is not.
     assert_eq!(code_of(&mut f.app, tx1).0, 0);
@@ -190,7 +243,10 @@ fn one_sender_can_queue_several_txs_and_the_check_state_resets_at_commit() {
     use copro_bank::BankRead;
     assert_eq!(snap.balance(&fee_collector, "ucopro").unwrap(), 5000);
     assert_eq!(snap.balance(&to, "ucopro").unwrap(), 10);
-    assert_eq!(snap.balance(&f.alice.address, "ucopro").unwrap(), 1_000_000 - 5010);
+    assert_eq!(
+        snap.balance(&f.alice.address, "ucopro").unwrap(),
+        1_000_000 - 5010
+    );
 }
 
 #[test]

@@ -94,8 +94,11 @@ impl<S: StateRead> StateRead for StateDelta<S> {
             .take_while(|(k, _)| k.starts_with(prefix))
             .collect();
         let base_limit = limit.saturating_add(local.len());
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            self.base.prefix_raw(prefix, base_limit)?.into_iter().collect();
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self
+            .base
+            .prefix_raw(prefix, base_limit)?
+            .into_iter()
+            .collect();
         for (k, v) in local {
             match v {
                 Some(v) => merged.insert(k.clone(), v.clone()),
@@ -138,9 +141,12 @@ mod tests {
     #[test]
     fn overlay_shadows_base_and_nested_changes_apply_only_when_asked() {
         let base = Fixed(
-            [(b"a/1".to_vec(), b"x".to_vec()), (b"a/2".to_vec(), b"y".to_vec())]
-                .into_iter()
-                .collect(),
+            [
+                (b"a/1".to_vec(), b"x".to_vec()),
+                (b"a/2".to_vec(), b"y".to_vec()),
+            ]
+            .into_iter()
+            .collect(),
         );
         let mut block = StateDelta::new(&base);
         block.delete_raw(b"a/1".to_vec());

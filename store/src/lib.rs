@@ -24,6 +24,8 @@
 //! Modules never handle key strings directly: they read and write through
 //! extension traits over [`StateRead`] / [`StateWrite`] (see `copro-bank`).
 
+#![warn(missing_docs)]
+
 mod delta;
 mod storage;
 

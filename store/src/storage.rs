@@ -131,7 +131,11 @@ impl Storage {
 
     /// Hashes `changes` into the tree at `version`, which must be the next
     /// version (latest + 1; 0 for the very first commit). Writes nothing.
-    pub fn compute_root(&self, changes: &Changes, version: Version) -> Result<(RootHash, PendingCommit)> {
+    pub fn compute_root(
+        &self,
+        changes: &Changes,
+        version: Version,
+    ) -> Result<(RootHash, PendingCommit)> {
         let rtx = self.db.begin_read()?;
         let latest = read_latest_version(&rtx)?;
         check_next(latest, version)?;
@@ -347,9 +351,7 @@ impl Snapshot {
     /// root: an existence proof when the key is present, a non-existence proof
     /// otherwise. Verify with [`crate::proof_spec`].
     pub fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof)> {
-        let version = self
-            .version
-            .ok_or(StoreError::MissingVersion(0, None))?;
+        let version = self.version.ok_or(StoreError::MissingVersion(0, None))?;
         let reader = Reader::new(&self.rtx)?;
         Sha256Jmt::new(&reader)
             .get_with_ics23_proof(key.to_vec(), version)

@@ -58,7 +58,11 @@ fn proofs_of_present_and_absent_keys_verify_against_the_root() {
 
     // The old version still proves the old value.
     let root0 = storage.root_hash(0).unwrap().unwrap();
-    let (value, proof) = storage.snapshot(0).unwrap().get_with_proof(b"bank/a").unwrap();
+    let (value, proof) = storage
+        .snapshot(0)
+        .unwrap()
+        .get_with_proof(b"bank/a")
+        .unwrap();
     assert_eq!(value.as_deref(), Some(&b"1"[..]));
     assert!(ics23::verify_membership::<HostFunctionsManager>(
         &proof,
@@ -92,7 +96,10 @@ fn reopening_gives_the_same_root_and_uncommitted_blocks_are_lost() {
     assert_eq!(snap.get_raw(b"k/2").unwrap(), Some(b"b".to_vec()));
     assert_eq!(
         snap.prefix_raw(b"k/", 10).unwrap(),
-        vec![(b"k/1".to_vec(), b"a".to_vec()), (b"k/2".to_vec(), b"b".to_vec())]
+        vec![
+            (b"k/1".to_vec(), b"a".to_vec()),
+            (b"k/2".to_vec(), b"b".to_vec())
+        ]
     );
 }
 

@@ -53,11 +53,18 @@ pub fn genesis(funded: &[(&Signer, u128)]) -> Vec<u8> {
         .iter()
         .map(|(s, a)| json!({"address": s.address.to_string(), "coins": [{"denom": "ucopro", "amount": a.to_string()}]}))
         .collect();
-    serde_json::to_vec(&json!({"auth": {"accounts": accounts}, "bank": {"balances": balances}})).unwrap()
+    serde_json::to_vec(&json!({"auth": {"accounts": accounts}, "bank": {"balances": balances}}))
+        .unwrap()
 }
 
 /// A MsgSend signed through cosmrs (`coprod::client::sign_send`).
-pub fn cosmrs_send(from: &Signer, to: &Address, amount: u128, account_number: u64, sequence: u64) -> Vec<u8> {
+pub fn cosmrs_send(
+    from: &Signer,
+    to: &Address,
+    amount: u128,
+    account_number: u64,
+    sequence: u64,
+) -> Vec<u8> {
     let amount = Coins::parse(&format!("{amount}ucopro")).unwrap();
     let fee = Coins::parse("5000ucopro").unwrap();
     coprod::client::sign_send(&coprod::client::SendParams {
@@ -100,7 +107,13 @@ pub fn send_any(from: &Address, to: &Address, amount: &str) -> Any {
 
 impl TxParts {
     /// A valid send of `amount` ucopro with fee 5000ucopro, gas 200000.
-    pub fn send(from: &Signer, to: &Address, amount: &str, account_number: u64, sequence: u64) -> Self {
+    pub fn send(
+        from: &Signer,
+        to: &Address,
+        amount: &str,
+        account_number: u64,
+        sequence: u64,
+    ) -> Self {
         Self {
             body: TxBody {
                 messages: vec![send_any(&from.address, to, amount)],
@@ -125,6 +138,7 @@ impl TxParts {
                     payer: String::new(),
                     granter: String::new(),
                 }),
+                #[allow(deprecated)]
                 tip: None,
             },
             chain_id: CHAIN_ID.into(),
@@ -174,7 +188,9 @@ pub fn consensus_params() -> tendermint::consensus::Params {
         },
         evidence: tendermint::evidence::Params {
             max_age_num_blocks: 100_000,
-            max_age_duration: tendermint::evidence::Duration(std::time::Duration::from_secs(172_800)),
+            max_age_duration: tendermint::evidence::Duration(std::time::Duration::from_secs(
+                172_800,
+            )),
             max_bytes: 1_048_576,
         },
         validator: tendermint::consensus::params::ValidatorParams {

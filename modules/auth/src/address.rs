@@ -23,10 +23,7 @@ impl Address {
         if bytes.len() != 20 && bytes.len() != 32 {
             return Err(TxError::new(
                 Code::InvalidAddress,
-                format!(
-                    "invalid address: {} bytes, expected 20 or 32",
-                    bytes.len()
-                ),
+                format!("invalid address: {} bytes, expected 20 or 32", bytes.len()),
             ));
         }
         let id = AccountId::new(BECH32_PREFIX, bytes).map_err(|e| {
@@ -114,11 +111,17 @@ mod tests {
         assert_eq!(Address::parse(a.as_str()).unwrap(), a);
         assert_eq!(Address::from_bytes(&a.to_bytes()).unwrap(), a);
         let cosmos = AccountId::new("cosmos", &a.to_bytes()).unwrap().to_string();
-        assert_eq!(Address::parse(&cosmos).unwrap_err().code, Code::InvalidAddress);
+        assert_eq!(
+            Address::parse(&cosmos).unwrap_err().code,
+            Code::InvalidAddress
+        );
         let mut broken = a.as_str().to_string();
         broken.pop();
         broken.push(if a.as_str().ends_with('q') { 'p' } else { 'q' });
-        assert_eq!(Address::parse(&broken).unwrap_err().code, Code::InvalidAddress);
+        assert_eq!(
+            Address::parse(&broken).unwrap_err().code,
+            Code::InvalidAddress
+        );
         assert_eq!(Address::parse("").unwrap_err().code, Code::InvalidAddress);
     }
 }

@@ -92,7 +92,13 @@ impl TxError {
 
 impl fmt::Display for TxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "code {} ({}): {}", self.code.value(), CODESPACE, self.log)
+        write!(
+            f,
+            "code {} ({}): {}",
+            self.code.value(),
+            CODESPACE,
+            self.log
+        )
     }
 }
 

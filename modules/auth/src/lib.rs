@@ -7,6 +7,8 @@
 //! over the store's [`StateRead`](copro_store::StateRead) /
 //! [`StateWrite`](copro_store::StateWrite); every key lives in [`state_key`].
 
+#![warn(missing_docs)]
+
 pub mod address;
 pub mod error;
 pub mod event;

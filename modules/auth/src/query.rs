@@ -5,10 +5,10 @@ use cosmrs::Any;
 use cosmrs::proto::cosmos::auth::v1beta1::{QueryAccountRequest, QueryAccountResponse};
 use prost::Message;
 
+use crate::BASE_ACCOUNT_TYPE_URL;
 use crate::address::Address;
 use crate::error::{Code, TxError};
 use crate::view::AuthRead;
-use crate::BASE_ACCOUNT_TYPE_URL;
 
 /// gRPC method path of the account query.
 pub const ACCOUNT_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
@@ -17,8 +17,12 @@ pub const ACCOUNT_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
 /// protobuf response out. A missing account is code 22 with the log gRPC
 /// clients (cosmjs) recognise as NotFound.
 pub fn account<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
-    let req = QueryAccountRequest::decode(data)
-        .map_err(|e| TxError::new(Code::InvalidRequest, format!("malformed QueryAccountRequest: {e}")))?;
+    let req = QueryAccountRequest::decode(data).map_err(|e| {
+        TxError::new(
+            Code::InvalidRequest,
+            format!("malformed QueryAccountRequest: {e}"),
+        )
+    })?;
     let address = Address::parse(&req.address)?;
     match state.account(&address)? {
         Some(account) => Ok(QueryAccountResponse {

@@ -47,8 +47,12 @@ pub fn decode_pubkey(any: &Any) -> Result<k256::ecdsa::VerifyingKey, TxError> {
             ),
         ));
     }
-    k256::ecdsa::VerifyingKey::from_sec1_bytes(&pk.key)
-        .map_err(|_| TxError::new(Code::InvalidPubKey, "public key is not a point on secp256k1"))
+    k256::ecdsa::VerifyingKey::from_sec1_bytes(&pk.key).map_err(|_| {
+        TxError::new(
+            Code::InvalidPubKey,
+            "public key is not a point on secp256k1",
+        )
+    })
 }
 
 /// Reads of the auth module.
@@ -100,7 +104,10 @@ pub trait AuthWrite: StateWrite {
         let next = number
             .checked_add(1)
             .ok_or_else(|| TxError::internal("account numbers exhausted"))?;
-        self.put_raw(state_key::next_account_number(), next.to_be_bytes().to_vec());
+        self.put_raw(
+            state_key::next_account_number(),
+            next.to_be_bytes().to_vec(),
+        );
         let account = BaseAccount {
             address: address.to_string(),
             pub_key: None,

@@ -28,9 +28,7 @@ pub fn validate_denom(denom: &str) -> Result<(), TxError> {
     } else {
         Err(TxError::new(
             Code::InvalidCoins,
-            format!(
-                "invalid denom '{denom}': 3-128 chars, a letter then letters, digits or /:._-"
-            ),
+            format!("invalid denom '{denom}': 3-128 chars, a letter then letters, digits or /:._-"),
         ))
     }
 }
@@ -120,7 +118,12 @@ impl Coins {
 
     /// Validates protobuf coins.
     pub fn from_proto(coins: &[ProtoCoin]) -> Result<Self, TxError> {
-        Self::new(coins.iter().map(Coin::from_proto).collect::<Result<_, _>>()?)
+        Self::new(
+            coins
+                .iter()
+                .map(Coin::from_proto)
+                .collect::<Result<_, _>>()?,
+        )
     }
 
     /// Parses `1000ucopro,500stake` (any order; sorted here).
@@ -179,8 +182,20 @@ mod tests {
         let c = Coins::parse("500stake,1000ucopro").unwrap();
         assert_eq!(c.to_string(), "500stake,1000ucopro");
         assert_eq!(c.amount_of("ucopro"), 1000);
-        for bad in ["0ucopro", "ucopro", "10u", "10ucopro,5ucopro", "-1ucopro", "1 0ucopro", "99999999999999999999999999999999999999999ucopro"] {
-            assert_eq!(Coins::parse(bad).unwrap_err().code, Code::InvalidCoins, "{bad}");
+        for bad in [
+            "0ucopro",
+            "ucopro",
+            "10u",
+            "10ucopro,5ucopro",
+            "-1ucopro",
+            "1 0ucopro",
+            "99999999999999999999999999999999999999999ucopro",
+        ] {
+            assert_eq!(
+                Coins::parse(bad).unwrap_err().code,
+                Code::InvalidCoins,
+                "{bad}"
+            );
         }
         let unsorted = vec![Coin::new("zz1", 1).unwrap(), Coin::new("aa1", 1).unwrap()];
         assert!(Coins::new(unsorted).is_err());

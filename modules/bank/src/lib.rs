@@ -4,6 +4,8 @@
 //! State access goes through [`BankRead`] / [`BankWrite`]; every key lives in
 //! [`state_key`].
 
+#![warn(missing_docs)]
+
 pub mod coins;
 pub mod genesis;
 pub mod msg_send;

@@ -47,11 +47,17 @@ impl MsgSend {
         Ok(vec![
             Event::new(
                 "coin_spent",
-                [("spender", self.from.to_string()), ("amount", amount.clone())],
+                [
+                    ("spender", self.from.to_string()),
+                    ("amount", amount.clone()),
+                ],
             ),
             Event::new(
                 "coin_received",
-                [("receiver", self.to.to_string()), ("amount", amount.clone())],
+                [
+                    ("receiver", self.to.to_string()),
+                    ("amount", amount.clone()),
+                ],
             ),
             Event::new(
                 "transfer",

@@ -24,7 +24,8 @@ fn bad_request(what: &str, e: prost::DecodeError) -> TxError {
 
 /// Answers `Query/Balance` (a zero balance is `0{denom}`, as in the SDK).
 pub fn balance<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
-    let req = QueryBalanceRequest::decode(data).map_err(|e| bad_request("QueryBalanceRequest", e))?;
+    let req =
+        QueryBalanceRequest::decode(data).map_err(|e| bad_request("QueryBalanceRequest", e))?;
     let address = Address::parse(&req.address)?;
     validate_denom(&req.denom)?;
     let amount = state.balance(&address, &req.denom)?;
@@ -40,8 +41,8 @@ pub fn balance<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError>
 
 /// Answers `Query/AllBalances` (no pagination: every denom in one page).
 pub fn all_balances<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
-    let req =
-        QueryAllBalancesRequest::decode(data).map_err(|e| bad_request("QueryAllBalancesRequest", e))?;
+    let req = QueryAllBalancesRequest::decode(data)
+        .map_err(|e| bad_request("QueryAllBalancesRequest", e))?;
     let address = Address::parse(&req.address)?;
     let balances = state.balances(&address)?;
     Ok(QueryAllBalancesResponse {

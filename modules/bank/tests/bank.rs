@@ -19,8 +19,14 @@ fn genesis_store() -> (tempfile::TempDir, Storage) {
         balances: vec![GenesisBalance {
             address: addr("alice").to_string(),
             coins: vec![
-                GenesisCoin { denom: "ucopro".into(), amount: "1000".into() },
-                GenesisCoin { denom: "stake".into(), amount: "7".into() },
+                GenesisCoin {
+                    denom: "ucopro".into(),
+                    amount: "1000".into(),
+                },
+                GenesisCoin {
+                    denom: "stake".into(),
+                    amount: "7".into(),
+                },
             ],
         }],
     };
@@ -58,11 +64,19 @@ fn send_moves_coins_creates_the_recipient_and_keeps_supply() {
 
     let resp = query::all_balances(
         &delta,
-        &bank::QueryAllBalancesRequest { address: alice.to_string(), ..Default::default() }.encode_to_vec(),
+        &bank::QueryAllBalancesRequest {
+            address: alice.to_string(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
     )
     .unwrap();
     let resp = bank::QueryAllBalancesResponse::decode(resp.as_slice()).unwrap();
-    let listed: Vec<_> = resp.balances.iter().map(|c| format!("{}{}", c.amount, c.denom)).collect();
+    let listed: Vec<_> = resp
+        .balances
+        .iter()
+        .map(|c| format!("{}{}", c.amount, c.denom))
+        .collect();
     assert_eq!(listed, vec!["7stake", "700ucopro"]);
 }
 
@@ -72,13 +86,25 @@ fn overdraft_and_bad_messages_are_rejected_with_their_codes() {
     let (alice, bob) = (addr("alice"), addr("bob"));
     let mut delta = StateDelta::new(storage.latest_snapshot().unwrap());
     let msg = MsgSend::decode(&send_bytes(&alice, &bob, "1001", "ucopro")).unwrap();
-    assert_eq!(msg.execute(&mut delta).unwrap_err().code, Code::InsufficientFunds);
     assert_eq!(
-        MsgSend::decode(&send_bytes(&alice, &bob, "0", "ucopro")).unwrap_err().code,
+        msg.execute(&mut delta).unwrap_err().code,
+        Code::InsufficientFunds
+    );
+    assert_eq!(
+        MsgSend::decode(&send_bytes(&alice, &bob, "0", "ucopro"))
+            .unwrap_err()
+            .code,
         Code::InvalidCoins
     );
-    let mut bad = bank::MsgSend::decode(send_bytes(&alice, &bob, "1", "ucopro").as_slice()).unwrap();
+    let mut bad =
+        bank::MsgSend::decode(send_bytes(&alice, &bob, "1", "ucopro").as_slice()).unwrap();
     bad.to_address = "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a".into();
-    assert_eq!(MsgSend::decode(&bad.encode_to_vec()).unwrap_err().code, Code::InvalidAddress);
-    assert_eq!(MsgSend::decode(&[0xff, 0xff]).unwrap_err().code, Code::TxDecode);
+    assert_eq!(
+        MsgSend::decode(&bad.encode_to_vec()).unwrap_err().code,
+        Code::InvalidAddress
+    );
+    assert_eq!(
+        MsgSend::decode(&[0xff, 0xff]).unwrap_err().code,
+        Code::TxDecode
+    );
 }
