@@ -8,10 +8,9 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::path::Path;
-use std::time::Duration;
 
-use copro_localnet::{Localnet, UpOptions};
 pub use copro_localnet::wallet::*;
+use copro_localnet::{Localnet, UpOptions};
 use tendermint_rpc::{Client, HttpClient};
 
 /// A running localnet that is stopped (and, on failure, whose logs are shown)
@@ -93,7 +92,9 @@ pub fn dump_logs(root: &Path) {
 
 /// App hash in the header of block `height` as node `client` has it.
 pub async fn header_app_hash(client: &HttpClient, height: u64) -> anyhow::Result<Vec<u8>> {
-    let block = client.block(tendermint::block::Height::try_from(height)?).await?;
+    let block = client
+        .block(tendermint::block::Height::try_from(height)?)
+        .await?;
     Ok(block.block.header.app_hash.as_bytes().to_vec())
 }
 

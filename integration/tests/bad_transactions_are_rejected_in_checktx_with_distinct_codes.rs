@@ -37,7 +37,12 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
     };
 
     let mut cases: Vec<(&str, Vec<u8>, u32, &str)> = Vec::new();
-    cases.push(("undecodable bytes", b"\x0a\xffnot a transaction".to_vec(), 2, "decode"));
+    cases.push((
+        "undecodable bytes",
+        b"\x0a\xffnot a transaction".to_vec(),
+        2,
+        "decode",
+    ));
 
     let mut raw = TxRaw::decode(good().sign()?.as_slice())?;
     raw.signatures[0][10] ^= 0x01;
@@ -45,18 +50,40 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
 
     cases.push((
         "wrong chain-id",
-        SendTx { chain_id: "some-other-chain", ..good() }.sign()?,
+        SendTx {
+            chain_id: "some-other-chain",
+            ..good()
+        }
+        .sign()?,
         4,
         "chain-id",
     ));
-    cases.push(("wrong sequence", SendTx { sequence: sequence + 5, ..good() }.sign()?, 32, "sequence"));
+    cases.push((
+        "wrong sequence",
+        SendTx {
+            sequence: sequence + 5,
+            ..good()
+        }
+        .sign()?,
+        32,
+        "sequence",
+    ));
     cases.push((
         "insufficient funds",
-        SendTx { amount: alice_before * 2, ..good() }.sign()?,
+        SendTx {
+            amount: alice_before * 2,
+            ..good()
+        }
+        .sign()?,
         5,
         "insufficient",
     ));
-    cases.push(("insufficient fee", SendTx { fee: 1, ..good() }.sign()?, 13, "fee"));
+    cases.push((
+        "insufficient fee",
+        SendTx { fee: 1, ..good() }.sign()?,
+        13,
+        "fee",
+    ));
     cases.push((
         "unknown message type",
         good().sign_messages(vec![cosmrs::Any {
@@ -82,7 +109,10 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
     let mut codes = std::collections::BTreeMap::new();
     for (what, tx, want, in_log) in cases {
         let (code, codespace, log) = check(&c, tx).await?;
-        assert_eq!(code, want, "{what}: expected code {want}, got {code} ({codespace}): {log}");
+        assert_eq!(
+            code, want,
+            "{what}: expected code {want}, got {code} ({codespace}): {log}"
+        );
         assert!(
             log.to_lowercase().contains(&in_log.to_lowercase()),
             "{what}: log should mention '{in_log}': {log}"
@@ -96,7 +126,9 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
     // Nothing changed and the node is alive: blocks go on, balances and the
     // sequence are as before, and the good tx is still accepted.
     let h = height(&c).await?;
-    net.net.wait_for_height(0, h + 2, Duration::from_secs(30)).await?;
+    net.net
+        .wait_for_height(0, h + 2, Duration::from_secs(30))
+        .await?;
     assert_eq!(balance(&c, &alice.address).await?, alice_before);
     assert_eq!(balance(&c, &bob.address).await?, bob_before);
     assert_eq!(account_numbers(&c, &alice.address).await?.1, sequence);

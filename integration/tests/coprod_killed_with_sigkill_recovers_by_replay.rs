@@ -8,7 +8,8 @@ use copro_integration::*;
 use copro_localnet::Proc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coprod_killed_with_sigkill_recovers_by_replay_with_the_same_app_hash() -> anyhow::Result<()> {
+async fn coprod_killed_with_sigkill_recovers_by_replay_with_the_same_app_hash() -> anyhow::Result<()>
+{
     let mut net = TestNet::start(4, 27200).await?;
     let alice = net.wallet("alice")?;
     let dave = net.wallet("dave")?;
@@ -40,12 +41,19 @@ async fn coprod_killed_with_sigkill_recovers_by_replay_with_the_same_app_hash() 
         wait_included(&c0, hash).await?;
         net.net.start_node(2)?;
         let target = height(&c0).await?;
-        net.net.wait_for_height(2, target, Duration::from_secs(90)).await?;
+        net.net
+            .wait_for_height(2, target, Duration::from_secs(90))
+            .await?;
     }
 
     let target = height(&c0).await?;
-    net.net.wait_for_height(2, target, Duration::from_secs(60)).await?;
-    assert_eq!(balance(&net.client(2), &dave.address).await?, dave_before + u128::from(rounds));
+    net.net
+        .wait_for_height(2, target, Duration::from_secs(60))
+        .await?;
+    assert_eq!(
+        balance(&net.client(2), &dave.address).await?,
+        dave_before + u128::from(rounds)
+    );
     assert_same_app_hashes(&net, 1, target).await?;
     Ok(())
 }

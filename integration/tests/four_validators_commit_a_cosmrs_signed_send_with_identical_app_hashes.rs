@@ -11,7 +11,8 @@ use prost::Message as _;
 use tendermint_rpc::Client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_validators_commit_a_cosmrs_signed_send_with_identical_app_hashes() -> anyhow::Result<()> {
+async fn four_validators_commit_a_cosmrs_signed_send_with_identical_app_hashes()
+-> anyhow::Result<()> {
     let net = TestNet::start(4, 27000).await?;
     let alice = net.wallet("alice")?;
     let bob = net.wallet("bob")?;
@@ -34,19 +35,33 @@ async fn four_validators_commit_a_cosmrs_signed_send_with_identical_app_hashes()
     }
     .sign()?;
     let included = wait_included(&via, broadcast_ok(&via, tx).await?).await?;
-    assert_eq!(included.code, 0, "the send failed in its block: {}", included.log);
+    assert_eq!(
+        included.code, 0,
+        "the send failed in its block: {}",
+        included.log
+    );
     let h = included.height;
 
     for i in 0..4 {
-        net.net.wait_for_height(i, h + 1, Duration::from_secs(30)).await?;
+        net.net
+            .wait_for_height(i, h + 1, Duration::from_secs(30))
+            .await?;
         let c = net.client(i);
-        assert_eq!(balance(&c, &bob.address).await?, bob_before + amount, "bob on node{i}");
+        assert_eq!(
+            balance(&c, &bob.address).await?,
+            bob_before + amount,
+            "bob on node{i}"
+        );
         assert_eq!(
             balance(&c, &alice.address).await?,
             alice_before - amount - FEE,
             "alice on node{i} pays amount and fee"
         );
-        assert_eq!(account_numbers(&c, &alice.address).await?.1, sequence + 1, "sequence on node{i}");
+        assert_eq!(
+            account_numbers(&c, &alice.address).await?.1,
+            sequence + 1,
+            "sequence on node{i}"
+        );
     }
 
     assert_same_app_hashes(&net, 1, h + 1).await?;

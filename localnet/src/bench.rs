@@ -50,13 +50,18 @@ pub struct BenchReport {
 /// Sends `per_sender` transfers from every test account and reports.
 pub async fn run(net: &Localnet, per_sender: usize) -> anyhow::Result<BenchReport> {
     let state = net.state();
-    anyhow::ensure!(state.accounts.len() >= 2, "the bench needs at least two funded test accounts");
+    anyhow::ensure!(
+        state.accounts.len() >= 2,
+        "the bench needs at least two funded test accounts"
+    );
     let wallets: Vec<Wallet> = state
         .accounts
         .iter()
         .map(|a| Wallet::from_keyring(&state.keyring_dir, &a.name))
         .collect::<anyhow::Result<_>>()?;
-    let clients: Vec<HttpClient> = (0..net.len()).map(|i| net.client(i)).collect::<anyhow::Result<_>>()?;
+    let clients: Vec<HttpClient> = (0..net.len())
+        .map(|i| net.client(i))
+        .collect::<anyhow::Result<_>>()?;
 
     // Sign everything up front.
     let mut batches = Vec::with_capacity(wallets.len());
@@ -83,7 +88,12 @@ pub async fn run(net: &Localnet, per_sender: usize) -> anyhow::Result<BenchRepor
         batches.push((clients[i % clients.len()].clone(), txs));
     }
 
-    let start_height = clients[0].status().await?.sync_info.latest_block_height.value();
+    let start_height = clients[0]
+        .status()
+        .await?
+        .sync_info
+        .latest_block_height
+        .value();
     let mut tasks = Vec::new();
     for (client, txs) in batches {
         tasks.push(tokio::spawn(async move {
@@ -158,6 +168,10 @@ pub async fn run(net: &Localnet, per_sender: usize) -> anyhow::Result<BenchRepor
         tx_per_second: committed as f64 / span,
         blocks_per_second: blocks as f64 / span,
         mean_block_interval_ms: span * 1000.0 / blocks as f64,
-        mean_txs_per_nonempty_block: if nonempty == 0 { 0.0 } else { carried as f64 / nonempty as f64 },
+        mean_txs_per_nonempty_block: if nonempty == 0 {
+            0.0
+        } else {
+            carried as f64 / nonempty as f64
+        },
     })
 }

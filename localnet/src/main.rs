@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use copro_localnet::{AppKind, Localnet, UpOptions};
 
 #[derive(Parser)]
-#[command(name = "localnet", version, about = "A copro localnet of CometBFT validators on 127.0.0.1")]
+#[command(
+    name = "localnet",
+    version,
+    about = "A copro localnet of CometBFT validators on 127.0.0.1"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -78,13 +82,19 @@ enum Cmd {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Cmd::Up { validators, home, chain_id, base_port, block_time, app } => {
+        Cmd::Up {
+            validators,
+            home,
+            chain_id,
+            base_port,
+            block_time,
+            app,
+        } => {
             let home = absolute(home)?;
             let mut opts = UpOptions::new(validators, &home);
             opts.chain_id = chain_id;
@@ -92,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
             opts.block_time = block_time;
             opts.app = app;
             let net = Localnet::up(&opts).await?;
-            println!("localnet {} is up with {} validators:", net.state().chain_id, net.len());
+            println!(
+                "localnet {} is up with {} validators:",
+                net.state().chain_id,
+                net.len()
+            );
             for n in &net.state().nodes {
                 println!(
                     "  {}  rpc {}  p2p 127.0.0.1:{}  abci 127.0.0.1:{}  logs {}",
@@ -104,7 +118,12 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             for a in &net.state().accounts {
-                println!("  account {} {} (keyring {})", a.name, a.address, net.state().keyring_dir.display());
+                println!(
+                    "  account {} {} (keyring {})",
+                    a.name,
+                    a.address,
+                    net.state().keyring_dir.display()
+                );
             }
         }
         Cmd::Status { home, json } => {
@@ -126,7 +145,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::Demo { home } => demo(&Localnet::open(&home)?)?,
-        Cmd::Bench { home, per_sender, json } => {
+        Cmd::Bench {
+            home,
+            per_sender,
+            json,
+        } => {
             let net = Localnet::open(&home)?;
             let r = copro_localnet::bench::run(&net, per_sender).await?;
             if json {
@@ -142,8 +165,14 @@ async fn main() -> anyhow::Result<()> {
                 );
                 println!("  committed tx/s        {:>10.1}", r.tx_per_second);
                 println!("  blocks/s              {:>10.2}", r.blocks_per_second);
-                println!("  mean block interval   {:>10.0} ms", r.mean_block_interval_ms);
-                println!("  mean txs per block    {:>10.1} (blocks that carried any)", r.mean_txs_per_nonempty_block);
+                println!(
+                    "  mean block interval   {:>10.0} ms",
+                    r.mean_block_interval_ms
+                );
+                println!(
+                    "  mean txs per block    {:>10.1} (blocks that carried any)",
+                    r.mean_txs_per_nonempty_block
+                );
             }
         }
         Cmd::Down { home } => {
@@ -169,23 +198,63 @@ fn demo(net: &Localnet) -> anyhow::Result<()> {
     let last = net.len() - 1;
     let key_hex = hex::encode(copro_bank::state_key::balance(&bob.address, "ucopro"));
     let steps: Vec<Vec<String>> = vec![
-        vec!["keys".into(), "list".into(), "--keyring-dir".into(), keyring.clone()],
+        vec![
+            "keys".into(),
+            "list".into(),
+            "--keyring-dir".into(),
+            keyring.clone(),
+        ],
         vec!["status".into(), "--node".into(), net.rpc_url(0)],
         vec![
-            "tx".into(), "bank".into(), "send".into(), alice.name.clone(), bob.address.clone(),
-            "1000ucopro".into(), "--keyring-dir".into(), keyring.clone(), "--node".into(),
-            net.rpc_url(0), "--chain-id".into(), state.chain_id.clone(), "--wait".into(),
+            "tx".into(),
+            "bank".into(),
+            "send".into(),
+            alice.name.clone(),
+            bob.address.clone(),
+            "1000ucopro".into(),
+            "--keyring-dir".into(),
+            keyring.clone(),
+            "--node".into(),
+            net.rpc_url(0),
+            "--chain-id".into(),
+            state.chain_id.clone(),
+            "--wait".into(),
         ],
-        vec!["query".into(), "bank".into(), "balance".into(), bob.address.clone(), "--node".into(), net.rpc_url(last)],
-        vec!["query".into(), "account".into(), alice.address.clone(), "--node".into(), net.rpc_url(last)],
-        vec!["query".into(), "store".into(), key_hex, "--prove".into(), "--node".into(), net.rpc_url(last)],
+        vec![
+            "query".into(),
+            "bank".into(),
+            "balance".into(),
+            bob.address.clone(),
+            "--node".into(),
+            net.rpc_url(last),
+        ],
+        vec![
+            "query".into(),
+            "account".into(),
+            alice.address.clone(),
+            "--node".into(),
+            net.rpc_url(last),
+        ],
+        vec![
+            "query".into(),
+            "store".into(),
+            key_hex,
+            "--prove".into(),
+            "--node".into(),
+            net.rpc_url(last),
+        ],
     ];
     for args in steps {
         println!("$ coprod {}", args.join(" "));
         let out = std::process::Command::new(&coprod).args(&args).output()?;
         print!("{}", String::from_utf8_lossy(&out.stdout));
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        anyhow::ensure!(out.status.success(), "`coprod {}` failed ({})", args.join(" "), out.status);
+        anyhow::ensure!(
+            out.status.success(),
+            "`coprod {}` failed ({})",
+            args.join(" "),
+            out.status
+        );
         println!();
     }
     Ok(())
@@ -195,5 +264,7 @@ fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path);
     }
-    Ok(std::env::current_dir().context("no current directory")?.join(path))
+    Ok(std::env::current_dir()
+        .context("no current directory")?
+        .join(path))
 }

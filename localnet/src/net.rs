@@ -478,7 +478,8 @@ impl Localnet {
                 running,
             };
             if let Ok(client) = rpc_client(&rpc)
-                && let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(3), client.status()).await
+                && let Ok(Ok(s)) =
+                    tokio::time::timeout(Duration::from_secs(3), client.status()).await
             {
                 status.height = Some(s.sync_info.latest_block_height.value());
                 status.app_hash = Some(hex::encode_upper(s.sync_info.latest_app_hash.as_bytes()));
@@ -500,9 +501,7 @@ impl Localnet {
         let deadline = Instant::now() + timeout;
         let mut last = None;
         while Instant::now() < deadline {
-            if let Ok(Ok(s)) =
-                tokio::time::timeout(Duration::from_secs(3), client.status()).await
-            {
+            if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(3), client.status()).await {
                 let h = s.sync_info.latest_block_height.value();
                 if h >= height {
                     return Ok(h);
@@ -511,9 +510,7 @@ impl Localnet {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        bail!(
-            "node{i} did not reach height {height} within {timeout:?} (last seen: {last:?})"
-        )
+        bail!("node{i} did not reach height {height} within {timeout:?} (last seen: {last:?})")
     }
 }
 

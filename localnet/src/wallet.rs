@@ -41,7 +41,10 @@ pub struct Wallet {
 
 /// Account number and sequence of `address`, asked over `abci_query` on the
 /// standard gRPC path.
-pub async fn account_numbers(client: &HttpClient, address: &AccountId) -> anyhow::Result<(u64, u64)> {
+pub async fn account_numbers(
+    client: &HttpClient,
+    address: &AccountId,
+) -> anyhow::Result<(u64, u64)> {
     let account = coprod::client::query_account(client, address.as_ref())
         .await?
         .with_context(|| format!("account {address} does not exist"))?;
@@ -127,13 +130,20 @@ pub struct Included {
 pub async fn broadcast_ok(client: &HttpClient, tx: Vec<u8>) -> anyhow::Result<tendermint::Hash> {
     let resp = client.broadcast_tx_sync(tx).await?;
     if resp.code.is_err() {
-        bail!("CheckTx rejected the tx: code {} {}", resp.code.value(), resp.log);
+        bail!(
+            "CheckTx rejected the tx: code {} {}",
+            resp.code.value(),
+            resp.log
+        );
     }
     Ok(resp.hash)
 }
 
 /// Waits until the tx `hash` is in a block.
-pub async fn wait_included(client: &HttpClient, hash: tendermint::Hash) -> anyhow::Result<Included> {
+pub async fn wait_included(
+    client: &HttpClient,
+    hash: tendermint::Hash,
+) -> anyhow::Result<Included> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(found) = client.tx(hash, false).await {
@@ -149,4 +159,3 @@ pub async fn wait_included(client: &HttpClient, hash: tendermint::Hash) -> anyho
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-
