@@ -35,10 +35,10 @@ impl NodePorts {
     /// Fails when the block would run past the last port.
     pub fn for_node(base: u16, index: usize) -> anyhow::Result<Self> {
         let start = u32::from(base) + u32::from(PORT_STRIDE) * u32::try_from(index)?;
-        let end = start + u32::from(PORTS_PER_NODE);
+        let last = start + u32::from(PORTS_PER_NODE) - 1;
         anyhow::ensure!(
-            end <= u32::from(u16::MAX),
-            "node {index} would need ports up to {end}: use a lower --base-port or fewer validators"
+            last <= u32::from(u16::MAX),
+            "node {index} would need ports up to {last}: use a lower --base-port or fewer validators"
         );
         let port = |offset: u32| u16::try_from(start + offset).expect("checked above");
         Ok(Self {
@@ -122,7 +122,9 @@ mod tests {
 
     #[test]
     fn ports_past_the_last_one_are_refused() {
-        assert!(NodePorts::for_node(65530, 0).is_err());
+        let last_fitting = u16::MAX - (PORTS_PER_NODE - 1);
+        assert_eq!(NodePorts::for_node(last_fitting, 0).unwrap().app_metrics, u16::MAX);
+        assert!(NodePorts::for_node(last_fitting + 1, 0).is_err());
         assert!(NodePorts::for_node(60000, 1000).is_err());
     }
 }
