@@ -1,12 +1,13 @@
 //! `localnet bench`: drives a running localnet with signed bank sends and
 //! measures what the chain committed.
 //!
-//! Every funded test account sends to the next one; all transactions are
-//! signed before the clock starts (signing is the client's cost, not the
-//! chain's). Each sender broadcasts its transactions in sequence order to one
-//! node (senders are spread over the nodes), so the mempools see each
-//! sender's sequence in order. Figures come from the committed block headers
-//! (BFT time), not from the client's clock.
+//! The first test account funds `senders` fresh accounts (keys made for the
+//! run), then every sender sends to the next one. All transactions are signed
+//! before the measured window (signing is the client's cost, not the chain's).
+//! Each sender broadcasts its transactions in sequence order to one node
+//! (senders are spread over the nodes), so the mempools see each sender's
+//! sequence in order, and the senders run concurrently. Figures come from the
+//! committed block headers (BFT time), not from the client's clock.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use serde::Serialize;
 use tendermint_rpc::{Client, HttpClient};
 
 use crate::net::Localnet;
-use crate::wallet::{FEE, GAS, SendTx, Wallet, account_numbers, wait_included};
+use crate::wallet::{FEE, GAS, SendTx, Wallet, account_numbers, broadcast_ok, wait_included};
 
 /// What a bench run measured.
 #[derive(Debug, Serialize)]
@@ -47,21 +48,20 @@ pub struct BenchReport {
     pub mean_txs_per_nonempty_block: f64,
 }
 
-/// Sends `per_sender` transfers from every test account and reports.
-pub async fn run(net: &Localnet, per_sender: usize) -> anyhow::Result<BenchReport> {
+/// Funds `senders` fresh accounts, has each send `per_sender` transfers, and
+/// reports what the chain committed.
+pub async fn run(net: &Localnet, senders: usize, per_sender: usize) -> anyhow::Result<BenchReport> {
+    anyhow::ensure!(senders >= 2, "the bench needs at least two senders");
     let state = net.state();
-    anyhow::ensure!(
-        state.accounts.len() >= 2,
-        "the bench needs at least two funded test accounts"
-    );
-    let wallets: Vec<Wallet> = state
+    let funder = state
         .accounts
-        .iter()
-        .map(|a| Wallet::from_keyring(&state.keyring_dir, &a.name))
-        .collect::<anyhow::Result<_>>()?;
+        .first()
+        .context("this localnet has no funded test account to fund the senders")?;
+    let funder = Wallet::from_keyring(&state.keyring_dir, &funder.name)?;
     let clients: Vec<HttpClient> = (0..net.len())
         .map(|i| net.client(i))
         .collect::<anyhow::Result<_>>()?;
+    let wallets = fund_senders(&clients[0], &state.chain_id, &funder, senders, per_sender).await?;
 
     // Sign everything up front.
     let mut batches = Vec::with_capacity(wallets.len());
@@ -174,4 +174,51 @@ pub async fn run(net: &Localnet, per_sender: usize) -> anyhow::Result<BenchRepor
             carried as f64 / nonempty as f64
         },
     })
+}
+
+/// Makes `count` fresh keys and gives each enough for `per_sender` sends of 1
+/// plus fees, in one block or a few.
+async fn fund_senders(
+    client: &HttpClient,
+    chain_id: &str,
+    funder: &Wallet,
+    count: usize,
+    per_sender: usize,
+) -> anyhow::Result<Vec<Wallet>> {
+    let wallets: Vec<Wallet> = (0..count)
+        .map(|_| Wallet::random())
+        .collect::<anyhow::Result<_>>()?;
+    let need = (FEE + 1)
+        .checked_mul(u128::try_from(per_sender)?)
+        .context("per-sender amount overflows")?;
+    let (account_number, sequence) = account_numbers(client, &funder.address).await?;
+    let mut last = None;
+    for (n, wallet) in wallets.iter().enumerate() {
+        let tx = SendTx {
+            from: funder,
+            to: &wallet.address,
+            amount: need,
+            fee: FEE,
+            gas: GAS,
+            chain_id,
+            account_number,
+            sequence: sequence + u64::try_from(n)?,
+            memo: "bench funding".into(),
+        }
+        .sign()?;
+        last = Some(
+            broadcast_ok(client, tx)
+                .await
+                .context("funding a bench sender")?,
+        );
+    }
+    if let Some(hash) = last {
+        let included = wait_included(client, hash).await?;
+        anyhow::ensure!(
+            included.code == 0,
+            "funding failed in its block: {}",
+            included.log
+        );
+    }
+    Ok(wallets)
 }

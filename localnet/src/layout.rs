@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn ports_past_the_last_one_are_refused() {
         let last_fitting = u16::MAX - (PORTS_PER_NODE - 1);
-        assert_eq!(NodePorts::for_node(last_fitting, 0).unwrap().app_metrics, u16::MAX);
+        assert_eq!(
+            NodePorts::for_node(last_fitting, 0).unwrap().app_metrics,
+            u16::MAX
+        );
         assert!(NodePorts::for_node(last_fitting + 1, 0).is_err());
         assert!(NodePorts::for_node(60000, 1000).is_err());
     }

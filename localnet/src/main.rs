@@ -63,8 +63,11 @@ enum Cmd {
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
         home: PathBuf,
-        /// Transactions each funded test account sends.
-        #[arg(long, default_value_t = 250)]
+        /// Concurrent senders (fresh accounts funded by the first test account).
+        #[arg(long, default_value_t = 16)]
+        senders: usize,
+        /// Transactions each sender sends.
+        #[arg(long, default_value_t = 100)]
         per_sender: usize,
         /// Print JSON.
         #[arg(long)]
@@ -147,11 +150,12 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Demo { home } => demo(&Localnet::open(&home)?)?,
         Cmd::Bench {
             home,
+            senders,
             per_sender,
             json,
         } => {
             let net = Localnet::open(&home)?;
-            let r = copro_localnet::bench::run(&net, per_sender).await?;
+            let r = copro_localnet::bench::run(&net, senders, per_sender).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

@@ -13,6 +13,8 @@ use cosmrs::tx::{Body, Fee, Msg, SignDoc, SignerInfo};
 use cosmrs::{AccountId, Coin};
 use tendermint_rpc::{Client, HttpClient};
 
+/// Bech32 prefix of account addresses.
+pub const ADDRESS_PREFIX: &str = "copro";
 /// Denomination of the chain's token.
 pub const DENOM: &str = "ucopro";
 /// A fee that satisfies the default minimum gas price for [`GAS`].
@@ -21,6 +23,16 @@ pub const FEE: u128 = 5_000;
 pub const GAS: u64 = 200_000;
 
 impl Wallet {
+    /// A fresh random key (for bench senders).
+    pub fn random() -> anyhow::Result<Self> {
+        let key = SigningKey::random();
+        let address = key
+            .public_key()
+            .account_id(ADDRESS_PREFIX)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Self { key, address })
+    }
+
     /// Loads key `name` from a coprod keyring directory.
     pub fn from_keyring(dir: &Path, name: &str) -> anyhow::Result<Self> {
         let file = coprod::keyring::Keyring::new(dir).get(name)?;
