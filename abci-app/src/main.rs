@@ -6,6 +6,7 @@
 //! coprod start --home H [--abci-address tcp://127.0.0.1:26658]
 //! coprod keys add NAME [--recover] | keys list | keys show NAME [-a]
 //! coprod tx bank send FROM TO AMOUNT [--fees 5000ucopro] [--gas 200000] [--wait]
+//!        [--note MEMO] [--sequence N] [--account-number N] [--chain-id C]
 //! coprod query bank balance ADDR [--denom ucopro] | query bank balances ADDR
 //! coprod query account ADDR | query store KEY_HEX [--prove] [--height H]
 //! coprod status
@@ -158,8 +159,15 @@ enum BankTxCmd {
         #[arg(long, default_value_t = 200_000)]
         gas: u64,
         /// Memo.
-        #[arg(long, default_value = "")]
+        #[arg(long, alias = "memo", default_value = "")]
         note: String,
+        /// Sign with this sequence instead of the account's committed one
+        /// (to queue several txs per block from one key).
+        #[arg(long)]
+        sequence: Option<u64>,
+        /// Sign with this account number instead of querying it.
+        #[arg(long)]
+        account_number: Option<u64>,
         /// Chain-id (default: app.toml, else the node's).
         #[arg(long)]
         chain_id: Option<String>,
@@ -284,6 +292,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fees,
             gas,
             note,
+            sequence,
+            account_number,
             chain_id,
             wait,
             wait_timeout,
@@ -297,6 +307,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     fees,
                     gas,
                     memo: note,
+                    sequence,
+                    account_number,
                     chain_id,
                     wait: wait.then(|| Duration::from_secs(wait_timeout)),
                 },
@@ -597,6 +609,8 @@ struct SendArgs {
     fees: String,
     gas: u64,
     memo: String,
+    sequence: Option<u64>,
+    account_number: Option<u64>,
     chain_id: Option<String>,
     wait: Option<Duration>,
 }
@@ -619,9 +633,20 @@ async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
             .network
             .to_string(),
     };
-    let account = client::query_account(&client, from.as_str())
-        .await?
-        .with_context(|| format!("account {from} does not exist on chain; fund it first"))?;
+    let (account_number, sequence) = match (a.account_number, a.sequence) {
+        (Some(n), Some(s)) => (n, s),
+        (n, s) => {
+            let account = client::query_account(&client, from.as_str())
+                .await?
+                .with_context(|| {
+                    format!("account {from} does not exist on chain; fund it first")
+                })?;
+            (
+                n.unwrap_or(account.account_number),
+                s.unwrap_or(account.sequence),
+            )
+        }
+    };
     let tx_bytes = client::sign_send(&client::SendParams {
         key: &signing_key,
         from: &from,
@@ -631,8 +656,8 @@ async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
         gas: a.gas,
         memo: &a.memo,
         chain_id: &chain_id,
-        account_number: account.account_number,
-        sequence: account.sequence,
+        account_number,
+        sequence,
     })?;
     let result = client::broadcast(&client, tx_bytes, a.wait).await?;
     print(g.output, &serde_json::to_value(&result)?, || {
