@@ -259,6 +259,16 @@ impl App {
     /// CheckTx: decode, check and execute on the check-state; a tx that
     /// fails anywhere (including its messages) is refused and changes nothing.
     pub fn check_tx(&mut self, req: request::CheckTx) -> response::CheckTx {
+        let resp = self.check_tx_inner(req);
+        if let Some(m) = crate::metrics::metrics() {
+            m.check_tx
+                .with_label_values(&[&resp.code.value().to_string()])
+                .inc();
+        }
+        resp
+    }
+
+    fn check_tx_inner(&mut self, req: request::CheckTx) -> response::CheckTx {
         let gas_wanted_of = |tx: &CheckedTx| i64::try_from(tx.gas_limit).unwrap_or(i64::MAX);
         let tx = match CheckedTx::decode(&req.tx) {
             Ok(tx) => tx,
@@ -433,6 +443,7 @@ impl App {
         &mut self,
         req: request::FinalizeBlock,
     ) -> Result<response::FinalizeBlock, Fatal> {
+        let timer = crate::metrics::metrics().map(|m| m.finalize_seconds.start_timer());
         let height = height_u64(req.height);
         let run = match self.proposal.take() {
             Some((hash, h, run)) if hash == req.hash && h == height => {
@@ -441,9 +452,20 @@ impl App {
             }
             _ => self.run_block(&req.txs, height)?,
         };
-        let tx_results = run.txs.into_iter().map(TxRun::into_exec_result).collect();
+        let tx_results: Vec<ExecTxResult> =
+            run.txs.into_iter().map(TxRun::into_exec_result).collect();
+        if let Some(m) = crate::metrics::metrics() {
+            for r in &tx_results {
+                m.block_txs
+                    .with_label_values(&[&r.code.value().to_string()])
+                    .inc();
+            }
+        }
         let (root, pending) = self.storage.compute_root(run.delta.changes(), height)?;
         self.pending = Some(pending);
+        if let Some(t) = timer {
+            t.observe_duration();
+        }
         tracing::info!(height, txs = req.txs.len(), app_hash = %hex::encode_upper(root), "finalized block");
         Ok(response::FinalizeBlock {
             events: vec![],
@@ -464,6 +486,10 @@ impl App {
         self.storage.commit(pending)?;
         self.check_state = None;
         self.proposal = None;
+        if let Some(m) = crate::metrics::metrics() {
+            m.committed_height
+                .set(i64::try_from(height).unwrap_or(i64::MAX));
+        }
         tracing::debug!(height, "committed");
         Ok(response::Commit {
             data: Default::default(),

@@ -18,7 +18,7 @@
 //! level = "info"
 //!
 //! [metrics]
-//! address = ""           # reserved; metrics are not served yet
+//! address = ""           # e.g. "127.0.0.1:26660" serves Prometheus /metrics
 //! ```
 
 use std::net::SocketAddr;
@@ -46,7 +46,7 @@ pub struct AppConfig {
     pub store: StoreConfig,
     /// Logging.
     pub log: LogConfig,
-    /// Metrics (reserved).
+    /// Prometheus metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
 }
@@ -82,7 +82,7 @@ pub struct LogConfig {
 /// `[metrics]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsConfig {
-    /// Prometheus listen address (empty: off). Reserved.
+    /// Prometheus listen address, `HOST:PORT` (empty: off).
     #[serde(default)]
     pub address: String,
 }

@@ -538,6 +538,15 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
         %addr,
         "starting coprod"
     );
+    if !config.metrics.address.is_empty() {
+        let metrics_addr =
+            parse_tcp_address(&config.metrics.address).context("app.toml [metrics] address")?;
+        tokio::spawn(async move {
+            if let Err(e) = coprod::metrics::serve(metrics_addr).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
     let app = App::new(storage, min_gas_price);
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
