@@ -5,7 +5,7 @@
 //! FinalizeBlock of block `H` is the root of version `H`; CometBFT puts it in
 //! the header of block `H + 1`. Info reports the last *committed* version.
 
-use copro_auth::{Code, Event, TxError};
+use copro_auth::{Event, TxError};
 use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
 use serde::{Deserialize, Serialize};
 use tendermint::AppHash;
@@ -532,9 +532,4 @@ fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::Check
         codespace: copro_auth::error::CODESPACE.to_string(),
         ..Default::default()
     }
-}
-
-/// The code of an internal failure in a query or CheckTx.
-pub fn internal_code() -> u32 {
-    Code::Internal.value()
 }
