@@ -372,7 +372,9 @@ impl App {
 
     /// PrepareProposal: keeps, in mempool order, the txs that fit in
     /// `max_tx_bytes` and still pass decoding and the ante checks when
-    /// executed in sequence; drops the others.
+    /// executed in sequence; drops the others. Sizes are counted as CometBFT
+    /// checks them (`types.Txs.Validate`): each tx's protobuf size inside
+    /// the block's `Data` (bytes + field tag + length varint).
     pub fn prepare_proposal(
         &self,
         req: request::PrepareProposal,
@@ -389,7 +391,7 @@ impl App {
         };
         let mut kept = Vec::new();
         for raw in req.txs {
-            let len = raw.len() as u64;
+            let len = proto_size_in_block(raw.len());
             if len > budget {
                 continue;
             }
@@ -501,6 +503,19 @@ impl App {
     pub fn query(&self, req: request::Query) -> response::Query {
         query::handle(&self.storage, req)
     }
+}
+
+/// Size of one tx as a `repeated bytes txs = 1` field: tag + varint length
+/// + bytes (CometBFT's `ComputeProtoSizeForTxs` for a single tx).
+pub fn proto_size_in_block(len: usize) -> u64 {
+    let len = len as u64;
+    let mut varint = 1;
+    let mut rest = len >> 7;
+    while rest > 0 {
+        varint += 1;
+        rest >>= 7;
+    }
+    1 + varint + len
 }
 
 fn genesis_digest(req: &request::InitChain) -> [u8; 32] {
