@@ -505,6 +505,37 @@ impl App {
     }
 }
 
+/// Applies a genesis `app_state` to an empty scratch store (as InitChain
+/// would) and returns the number of accounts created. Used by
+/// `coprod genesis validate`. (The genesis app hash itself also covers the
+/// exact bytes of `app_state` in genesis.json, so it is not predicted here.)
+pub fn validate_genesis(chain_id: &str, app_state: &[u8]) -> Result<u64, String> {
+    use copro_auth::AuthRead;
+    let app_state: AppState = if app_state.is_empty() || app_state == b"null" {
+        AppState::default()
+    } else {
+        serde_json::from_slice(app_state).map_err(|e| e.to_string())?
+    };
+    let dir = std::env::temp_dir().join(format!("coprod-genesis-check-{}", std::process::id()));
+    let result = (|| {
+        let storage = Storage::open(dir.join("store.redb")).map_err(|e| e.to_string())?;
+        let mut delta = StateDelta::new(storage.latest_snapshot().map_err(|e| e.to_string())?);
+        delta.put_raw(state_key::chain_id(), chain_id.as_bytes().to_vec());
+        app_state.auth.init(&mut delta).map_err(|e| e.log)?;
+        app_state.bank.init(&mut delta).map_err(|e| e.log)?;
+        let accounts = delta.next_account_number().map_err(|e| e.log)?;
+        Ok::<_, String>((storage, delta.into_changes(), accounts))
+    })();
+    let out = result.and_then(|(storage, changes, accounts)| {
+        storage
+            .compute_root(&changes, 0)
+            .map_err(|e| e.to_string())?;
+        Ok(accounts)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
 /// Size of one tx as a `repeated bytes txs = 1` field: tag + varint length
 /// + bytes (CometBFT's `ComputeProtoSizeForTxs` for a single tx).
 pub fn proto_size_in_block(len: usize) -> u64 {

@@ -110,6 +110,8 @@ enum GenesisCmd {
         /// Coins, e.g. 1000000000ucopro,500stake.
         coins: String,
     },
+    /// Check genesis.json: chain-id, and that app_state applies cleanly.
+    Validate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -283,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             address_or_key,
             coins,
         }) => add_genesis_account(&g, &address_or_key, &coins),
+        Cmd::Genesis(GenesisCmd::Validate) => validate_genesis(&g),
         Cmd::Start { abci_address } => start(&g, abci_address).await,
         Cmd::Keys(cmd) => keys(&g, cmd),
         Cmd::Tx(TxCmd::Bank(BankTxCmd::Send {
@@ -511,6 +514,28 @@ fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow:
         g.output,
         &json!({"address": address.to_string(), "coins": total}),
         || format!("genesis account {address}: {total}"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate_genesis(g: &Global) -> anyhow::Result<ExitCode> {
+    let path = genesis_path(&g.home());
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    )
+    .context("genesis.json is not JSON")?;
+    let chain_id = doc["chain_id"].as_str().unwrap_or_default();
+    if chain_id.is_empty() {
+        bail!("genesis.json has no chain_id");
+    }
+    let app_state = serde_json::to_vec(&doc["app_state"])?;
+    let accounts = coprod::app::validate_genesis(chain_id, &app_state)
+        .map_err(|e| anyhow::anyhow!("genesis app_state is invalid: {e}"))?;
+    print(
+        g.output,
+        &json!({"chain_id": chain_id, "valid": true, "accounts": accounts}),
+        || format!("genesis of {chain_id} is valid: {accounts} accounts"),
     );
     Ok(ExitCode::SUCCESS)
 }
