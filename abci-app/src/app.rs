@@ -5,7 +5,7 @@
 //! FinalizeBlock of block `H` is the root of version `H`; CometBFT puts it in
 //! the header of block `H + 1`. Info reports the last *committed* version.
 
-use copro_auth::{Code, Event, TxError};
+use copro_auth::{Event, TxError};
 use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
 use serde::{Deserialize, Serialize};
 use tendermint::AppHash;
@@ -259,6 +259,16 @@ impl App {
     /// CheckTx: decode, check and execute on the check-state; a tx that
     /// fails anywhere (including its messages) is refused and changes nothing.
     pub fn check_tx(&mut self, req: request::CheckTx) -> response::CheckTx {
+        let resp = self.check_tx_inner(req);
+        if let Some(m) = crate::metrics::metrics() {
+            m.check_tx
+                .with_label_values(&[&resp.code.value().to_string()])
+                .inc();
+        }
+        resp
+    }
+
+    fn check_tx_inner(&mut self, req: request::CheckTx) -> response::CheckTx {
         let gas_wanted_of = |tx: &CheckedTx| i64::try_from(tx.gas_limit).unwrap_or(i64::MAX);
         let tx = match CheckedTx::decode(&req.tx) {
             Ok(tx) => tx,
@@ -362,7 +372,9 @@ impl App {
 
     /// PrepareProposal: keeps, in mempool order, the txs that fit in
     /// `max_tx_bytes` and still pass decoding and the ante checks when
-    /// executed in sequence; drops the others.
+    /// executed in sequence; drops the others. Sizes are counted as CometBFT
+    /// checks them (`types.Txs.Validate`): each tx's protobuf size inside
+    /// the block's `Data` (bytes + field tag + length varint).
     pub fn prepare_proposal(
         &self,
         req: request::PrepareProposal,
@@ -379,7 +391,7 @@ impl App {
         };
         let mut kept = Vec::new();
         for raw in req.txs {
-            let len = raw.len() as u64;
+            let len = proto_size_in_block(raw.len());
             if len > budget {
                 continue;
             }
@@ -433,6 +445,7 @@ impl App {
         &mut self,
         req: request::FinalizeBlock,
     ) -> Result<response::FinalizeBlock, Fatal> {
+        let timer = crate::metrics::metrics().map(|m| m.finalize_seconds.start_timer());
         let height = height_u64(req.height);
         let run = match self.proposal.take() {
             Some((hash, h, run)) if hash == req.hash && h == height => {
@@ -441,9 +454,20 @@ impl App {
             }
             _ => self.run_block(&req.txs, height)?,
         };
-        let tx_results = run.txs.into_iter().map(TxRun::into_exec_result).collect();
+        let tx_results: Vec<ExecTxResult> =
+            run.txs.into_iter().map(TxRun::into_exec_result).collect();
+        if let Some(m) = crate::metrics::metrics() {
+            for r in &tx_results {
+                m.block_txs
+                    .with_label_values(&[&r.code.value().to_string()])
+                    .inc();
+            }
+        }
         let (root, pending) = self.storage.compute_root(run.delta.changes(), height)?;
         self.pending = Some(pending);
+        if let Some(t) = timer {
+            t.observe_duration();
+        }
         tracing::info!(height, txs = req.txs.len(), app_hash = %hex::encode_upper(root), "finalized block");
         Ok(response::FinalizeBlock {
             events: vec![],
@@ -464,6 +488,10 @@ impl App {
         self.storage.commit(pending)?;
         self.check_state = None;
         self.proposal = None;
+        if let Some(m) = crate::metrics::metrics() {
+            m.committed_height
+                .set(i64::try_from(height).unwrap_or(i64::MAX));
+        }
         tracing::debug!(height, "committed");
         Ok(response::Commit {
             data: Default::default(),
@@ -475,6 +503,50 @@ impl App {
     pub fn query(&self, req: request::Query) -> response::Query {
         query::handle(&self.storage, req)
     }
+}
+
+/// Applies a genesis `app_state` to an empty scratch store (as InitChain
+/// would) and returns the number of accounts created. Used by
+/// `coprod genesis validate`. (The genesis app hash itself also covers the
+/// exact bytes of `app_state` in genesis.json, so it is not predicted here.)
+pub fn validate_genesis(chain_id: &str, app_state: &[u8]) -> Result<u64, String> {
+    use copro_auth::AuthRead;
+    let app_state: AppState = if app_state.is_empty() || app_state == b"null" {
+        AppState::default()
+    } else {
+        serde_json::from_slice(app_state).map_err(|e| e.to_string())?
+    };
+    let dir = std::env::temp_dir().join(format!("coprod-genesis-check-{}", std::process::id()));
+    let result = (|| {
+        let storage = Storage::open(dir.join("store.redb")).map_err(|e| e.to_string())?;
+        let mut delta = StateDelta::new(storage.latest_snapshot().map_err(|e| e.to_string())?);
+        delta.put_raw(state_key::chain_id(), chain_id.as_bytes().to_vec());
+        app_state.auth.init(&mut delta).map_err(|e| e.log)?;
+        app_state.bank.init(&mut delta).map_err(|e| e.log)?;
+        let accounts = delta.next_account_number().map_err(|e| e.log)?;
+        Ok::<_, String>((storage, delta.into_changes(), accounts))
+    })();
+    let out = result.and_then(|(storage, changes, accounts)| {
+        storage
+            .compute_root(&changes, 0)
+            .map_err(|e| e.to_string())?;
+        Ok(accounts)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// Size of one tx as a `repeated bytes txs = 1` field: tag + varint length
+/// + bytes (CometBFT's `ComputeProtoSizeForTxs` for a single tx).
+pub fn proto_size_in_block(len: usize) -> u64 {
+    let len = len as u64;
+    let mut varint = 1;
+    let mut rest = len >> 7;
+    while rest > 0 {
+        varint += 1;
+        rest >>= 7;
+    }
+    1 + varint + len
 }
 
 fn genesis_digest(req: &request::InitChain) -> [u8; 32] {
@@ -506,9 +578,4 @@ fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::Check
         codespace: copro_auth::error::CODESPACE.to_string(),
         ..Default::default()
     }
-}
-
-/// The code of an internal failure in a query or CheckTx.
-pub fn internal_code() -> u32 {
-    Code::Internal.value()
 }

@@ -18,7 +18,7 @@
 //! level = "info"
 //!
 //! [metrics]
-//! address = ""           # reserved; metrics are not served yet
+//! address = ""           # e.g. "127.0.0.1:26660" serves Prometheus /metrics
 //! ```
 
 use std::net::SocketAddr;
@@ -46,7 +46,7 @@ pub struct AppConfig {
     pub store: StoreConfig,
     /// Logging.
     pub log: LogConfig,
-    /// Metrics (reserved).
+    /// Prometheus metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
 }
@@ -82,7 +82,7 @@ pub struct LogConfig {
 /// `[metrics]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsConfig {
-    /// Prometheus listen address (empty: off). Reserved.
+    /// Prometheus listen address, `HOST:PORT` (empty: off).
     #[serde(default)]
     pub address: String,
 }
@@ -146,12 +146,59 @@ impl AppConfig {
     }
 }
 
-/// Parses `tcp://HOST:PORT` (or `HOST:PORT`) into a socket address.
+/// Parses `tcp://HOST:PORT` (or `HOST:PORT`; HOST an IP or a resolvable
+/// name such as `localhost`) into a socket address.
 pub fn parse_tcp_address(s: &str) -> anyhow::Result<SocketAddr> {
     let rest = s.strip_prefix("tcp://").unwrap_or(s);
     if rest.contains("://") {
         bail!("ABCI address '{s}' must be tcp://HOST:PORT");
     }
-    rest.parse()
-        .with_context(|| format!("ABCI address '{s}' must be tcp://IP:PORT"))
+    if let Ok(addr) = rest.parse() {
+        return Ok(addr);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(rest)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| format!("ABCI address '{s}' must be tcp://HOST:PORT"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_toml_round_trips_and_resolves_the_store_under_home() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        let cfg = AppConfig::new("copro-1");
+        cfg.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(AppConfig::path(dir.path())).unwrap();
+        assert!(
+            text.contains("minimum-gas-prices = \"0.025ucopro\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("[abci]\naddress = \"tcp://127.0.0.1:26658\""),
+            "{text}"
+        );
+        let back = AppConfig::load(dir.path()).unwrap();
+        assert_eq!(back, cfg);
+        assert_eq!(
+            back.store_file(dir.path()),
+            dir.path().join("data/coprod").join(STORE_FILE)
+        );
+        assert!(AppConfig::load(&dir.path().join("nope")).is_err());
+    }
+
+    #[test]
+    fn abci_addresses_must_be_tcp_host_port() {
+        assert_eq!(
+            parse_tcp_address("tcp://127.0.0.1:26658").unwrap(),
+            "127.0.0.1:26658".parse().unwrap()
+        );
+        assert!(parse_tcp_address("127.0.0.1:1").is_ok());
+        assert!(parse_tcp_address("unix:///tmp/x.sock").is_err());
+        assert!(parse_tcp_address("tcp://localhost").is_err());
+        assert!(parse_tcp_address("tcp://localhost:26658").is_ok());
+    }
 }

@@ -6,7 +6,8 @@
 //! - [`app`]: the ABCI handlers over the Merkle store;
 //! - [`query`]: ABCI query routes (gRPC paths, `/store/key` with ICS-23 proofs);
 //! - [`service`]: the tower-abci server;
-//! - [`config`], [`keyring`], [`client`]: CLI support.
+//! - [`config`], [`keyring`], [`client`]: CLI support;
+//! - [`metrics`]: Prometheus metrics.
 
 #![warn(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod app;
 pub mod client;
 pub mod config;
 pub mod keyring;
+pub mod metrics;
 pub mod query;
 pub mod service;
 pub mod tx;

@@ -6,6 +6,7 @@
 //! coprod start --home H [--abci-address tcp://127.0.0.1:26658]
 //! coprod keys add NAME [--recover] | keys list | keys show NAME [-a]
 //! coprod tx bank send FROM TO AMOUNT [--fees 5000ucopro] [--gas 200000] [--wait]
+//!        [--note MEMO] [--sequence N] [--account-number N] [--chain-id C]
 //! coprod query bank balance ADDR [--denom ucopro] | query bank balances ADDR
 //! coprod query account ADDR | query store KEY_HEX [--prove] [--height H]
 //! coprod status
@@ -109,6 +110,8 @@ enum GenesisCmd {
         /// Coins, e.g. 1000000000ucopro,500stake.
         coins: String,
     },
+    /// Check genesis.json: chain-id, and that app_state applies cleanly.
+    Validate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,8 +161,15 @@ enum BankTxCmd {
         #[arg(long, default_value_t = 200_000)]
         gas: u64,
         /// Memo.
-        #[arg(long, default_value = "")]
+        #[arg(long, alias = "memo", default_value = "")]
         note: String,
+        /// Sign with this sequence instead of the account's committed one
+        /// (to queue several txs per block from one key).
+        #[arg(long)]
+        sequence: Option<u64>,
+        /// Sign with this account number instead of querying it.
+        #[arg(long)]
+        account_number: Option<u64>,
         /// Chain-id (default: app.toml, else the node's).
         #[arg(long)]
         chain_id: Option<String>,
@@ -275,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             address_or_key,
             coins,
         }) => add_genesis_account(&g, &address_or_key, &coins),
+        Cmd::Genesis(GenesisCmd::Validate) => validate_genesis(&g),
         Cmd::Start { abci_address } => start(&g, abci_address).await,
         Cmd::Keys(cmd) => keys(&g, cmd),
         Cmd::Tx(TxCmd::Bank(BankTxCmd::Send {
@@ -284,6 +295,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fees,
             gas,
             note,
+            sequence,
+            account_number,
             chain_id,
             wait,
             wait_timeout,
@@ -297,6 +310,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     fees,
                     gas,
                     memo: note,
+                    sequence,
+                    account_number,
                     chain_id,
                     wait: wait.then(|| Duration::from_secs(wait_timeout)),
                 },
@@ -503,6 +518,28 @@ fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
+fn validate_genesis(g: &Global) -> anyhow::Result<ExitCode> {
+    let path = genesis_path(&g.home());
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    )
+    .context("genesis.json is not JSON")?;
+    let chain_id = doc["chain_id"].as_str().unwrap_or_default();
+    if chain_id.is_empty() {
+        bail!("genesis.json has no chain_id");
+    }
+    let app_state = serde_json::to_vec(&doc["app_state"])?;
+    let accounts = coprod::app::validate_genesis(chain_id, &app_state)
+        .map_err(|e| anyhow::anyhow!("genesis app_state is invalid: {e}"))?;
+    print(
+        g.output,
+        &json!({"chain_id": chain_id, "valid": true, "accounts": accounts}),
+        || format!("genesis of {chain_id} is valid: {accounts} accounts"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitCode> {
     let home = g.home();
     let config = AppConfig::load(&home)?;
@@ -526,6 +563,15 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
         %addr,
         "starting coprod"
     );
+    if !config.metrics.address.is_empty() {
+        let metrics_addr =
+            parse_tcp_address(&config.metrics.address).context("app.toml [metrics] address")?;
+        tokio::spawn(async move {
+            if let Err(e) = coprod::metrics::serve(metrics_addr).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
     let app = App::new(storage, min_gas_price);
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -597,6 +643,8 @@ struct SendArgs {
     fees: String,
     gas: u64,
     memo: String,
+    sequence: Option<u64>,
+    account_number: Option<u64>,
     chain_id: Option<String>,
     wait: Option<Duration>,
 }
@@ -619,9 +667,20 @@ async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
             .network
             .to_string(),
     };
-    let account = client::query_account(&client, from.as_str())
-        .await?
-        .with_context(|| format!("account {from} does not exist on chain; fund it first"))?;
+    let (account_number, sequence) = match (a.account_number, a.sequence) {
+        (Some(n), Some(s)) => (n, s),
+        (n, s) => {
+            let account = client::query_account(&client, from.as_str())
+                .await?
+                .with_context(|| {
+                    format!("account {from} does not exist on chain; fund it first")
+                })?;
+            (
+                n.unwrap_or(account.account_number),
+                s.unwrap_or(account.sequence),
+            )
+        }
+    };
     let tx_bytes = client::sign_send(&client::SendParams {
         key: &signing_key,
         from: &from,
@@ -631,8 +690,8 @@ async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
         gas: a.gas,
         memo: &a.memo,
         chain_id: &chain_id,
-        account_number: account.account_number,
-        sequence: account.sequence,
+        account_number,
+        sequence,
     })?;
     let result = client::broadcast(&client, tx_bytes, a.wait).await?;
     print(g.output, &serde_json::to_value(&result)?, || {

@@ -59,7 +59,7 @@ impl AbciService {
             Request::Query(r) => Response::Query(
                 catch_unwind(AssertUnwindSafe(|| app.query(r))).unwrap_or_else(|_| {
                     response::Query {
-                        code: AbciCode::from(crate::app::internal_code()),
+                        code: AbciCode::from(copro_auth::Code::Internal.value()),
                         log: "internal error: query handler panicked".into(),
                         codespace: "sdk".into(),
                         ..Default::default()
@@ -69,7 +69,7 @@ impl AbciService {
             Request::CheckTx(r) => Response::CheckTx(
                 catch_unwind(AssertUnwindSafe(|| app.check_tx(r))).unwrap_or_else(|_| {
                     response::CheckTx {
-                        code: AbciCode::from(crate::app::internal_code()),
+                        code: AbciCode::from(copro_auth::Code::Internal.value()),
                         log: "internal error: CheckTx panicked".into(),
                         codespace: "sdk".into(),
                         ..Default::default()

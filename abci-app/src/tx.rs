@@ -12,7 +12,7 @@ use copro_auth::{
     encode_pubkey, module_address,
 };
 use copro_bank::msg_send::MsgSend;
-use copro_bank::{BankWrite, Coin, Coins, MSG_SEND_TYPE_URL};
+use copro_bank::{BankWrite, Coins, MSG_SEND_TYPE_URL};
 use copro_store::{StateDelta, StateRead, StateWrite};
 use cosmrs::proto::cosmos::tx::signing::v1beta1::SignMode;
 use cosmrs::proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw, mode_info};
@@ -636,14 +636,6 @@ fn run_ante<S: StateWrite>(
             [("acc_seq", format!("{}/{}", tx.signer, tx.sequence))],
         ),
     ])
-}
-
-/// A coin of the fee denom (for tests and the CLI).
-pub fn fee_coin(amount: u128) -> Coin {
-    Coin {
-        denom: FEE_DENOM.to_string(),
-        amount,
-    }
 }
 
 #[cfg(test)]

@@ -175,16 +175,25 @@ async fn a_cosmrs_signed_send_goes_through_every_abci_stage() {
         other => panic!("unexpected {other:?}"),
     };
     assert_eq!(prepared, vec![bytes::Bytes::from(tx.clone())]);
-    let tight = match consensus(
-        &mut s,
-        ConsensusRequest::PrepareProposal(prepare_req(1, tx.len() as i64 - 1, vec![tx.clone()])),
-    )
-    .await
-    {
-        ConsensusResponse::PrepareProposal(p) => p.txs,
-        other => panic!("unexpected {other:?}"),
-    };
-    assert!(tight.is_empty());
+    // CometBFT counts each tx's protobuf size (tag + length varint + bytes).
+    let proto = coprod::app::proto_size_in_block(tx.len()) as i64;
+    assert_eq!(
+        proto,
+        tx.len() as i64 + 3,
+        "a ~300-byte tx has a 2-byte varint"
+    );
+    for (max, fits) in [(proto, true), (proto - 1, false), (tx.len() as i64, false)] {
+        let kept = match consensus(
+            &mut s,
+            ConsensusRequest::PrepareProposal(prepare_req(1, max, vec![tx.clone()])),
+        )
+        .await
+        {
+            ConsensusResponse::PrepareProposal(p) => p.txs,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(!kept.is_empty(), fits, "max_tx_bytes {max}");
+    }
 
     // A block with garbage in it is rejected.
     match consensus(

@@ -266,3 +266,67 @@ fn a_failing_message_in_a_block_pays_the_fee_but_moves_nothing() {
     assert_eq!(snap.balance(&to, "ucopro").unwrap(), 0);
     assert_eq!(snap.account(&f.alice.address).unwrap().unwrap().sequence, 1);
 }
+
+#[test]
+fn mutated_and_random_bytes_never_make_the_app_fail_or_panic() {
+    let mut f = fixture();
+    let valid = cosmrs_send(&f.alice, &f.bob.address, 10, 0, 0);
+    let mut x: u64 = 0xD1B5_4A32_D192_ED03;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for i in 0..1500 {
+        let mut tx = valid.clone();
+        match i % 3 {
+            0 => {
+                // Flip a few bytes of a valid tx.
+                for _ in 0..(1 + next() % 4) {
+                    let at = (next() as usize) % tx.len();
+                    tx[at] ^= (next() % 255 + 1) as u8;
+                }
+            }
+            1 => tx.truncate((next() as usize) % tx.len()),
+            _ => tx = (0..(next() % 400)).map(|_| next() as u8).collect(),
+        }
+        inputs.push(tx);
+    }
+    for tx in &inputs {
+        let resp = f.app.check_tx(check_req(tx.clone()));
+        if resp.code.is_err() {
+            assert_eq!(resp.codespace, "sdk");
+            assert!(!resp.log.is_empty());
+        }
+        for path in [
+            "/store/key",
+            "/cosmos.bank.v1beta1.Query/Balance",
+            "/cosmos.auth.v1beta1.Query/Account",
+            "/cosmos.tx.v1beta1.Service/Simulate",
+        ] {
+            let q = f.app.query(tendermint::v0_38::abci::request::Query {
+                data: tx.clone().into(),
+                path: path.into(),
+                height: 0u32.into(),
+                prove: true,
+            });
+            if q.code.is_err() {
+                assert!(!q.log.is_empty());
+            }
+        }
+    }
+    // The same junk as a block: ProcessProposal answers, FinalizeBlock gives
+    // one result per tx, and never errors.
+    let chunk: Vec<Vec<u8>> = inputs.iter().take(200).cloned().collect();
+    f.app
+        .process_proposal(process_req(1, chunk.clone()))
+        .unwrap();
+    let res = f
+        .app
+        .finalize_block(finalize_req(1, chunk.clone()))
+        .unwrap();
+    assert_eq!(res.tx_results.len(), chunk.len());
+    f.app.commit().unwrap();
+}

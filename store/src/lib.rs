@@ -17,9 +17,14 @@
 //!
 //! Besides the tree, redb keeps:
 //! - `values`: `(key_hash ‖ version)` → value, so jmt can read any version;
-//! - `latest`: raw key → latest value, the key preimages that let modules
-//!   iterate keys by prefix (the tree itself only knows key hashes);
+//! - `latest`: raw key → latest value, so modules can iterate keys by
+//!   prefix (the tree itself only knows key hashes);
+//! - `preimages`: key hash → raw key, for the neighbour keys of ICS-23
+//!   non-existence proofs;
 //! - `meta`: the latest committed version.
+//!
+//! Old versions are kept (no pruning yet), so queries and proofs work at any
+//! committed height.
 //!
 //! Modules never handle key strings directly: they read and write through
 //! extension traits over [`StateRead`] / [`StateWrite`] (see `copro-bank`).

@@ -108,3 +108,46 @@ fn overdraft_and_bad_messages_are_rejected_with_their_codes() {
         Code::TxDecode
     );
 }
+
+#[test]
+fn genesis_rejects_duplicates_and_bad_coins_and_sums_the_supply() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path().join("db")).unwrap();
+    let coin = |d: &str, a: &str| GenesisCoin {
+        denom: d.into(),
+        amount: a.into(),
+    };
+    let bal = |who: &str, coins| GenesisBalance {
+        address: addr(who).to_string(),
+        coins,
+    };
+    let dup = GenesisState {
+        balances: vec![
+            bal("a", vec![coin("ucopro", "1")]),
+            bal("a", vec![coin("ucopro", "2")]),
+        ],
+    };
+    let mut delta = StateDelta::new(storage.latest_snapshot().unwrap());
+    assert!(dup.init(&mut delta).is_err());
+    let bad = GenesisState {
+        balances: vec![bal("a", vec![coin("ucopro", "x")])],
+    };
+    let mut delta = StateDelta::new(storage.latest_snapshot().unwrap());
+    assert_eq!(bad.init(&mut delta).unwrap_err().code, Code::InvalidCoins);
+    let good = GenesisState {
+        balances: vec![
+            bal("a", vec![coin("ucopro", "5"), coin("stake", "1")]),
+            bal("b", vec![coin("ucopro", "7")]),
+        ],
+    };
+    let mut delta = StateDelta::new(storage.latest_snapshot().unwrap());
+    good.init(&mut delta).unwrap();
+    let resp = query::total_supply(&delta, &[]).unwrap();
+    let resp = bank::QueryTotalSupplyResponse::decode(resp.as_slice()).unwrap();
+    let supply: Vec<_> = resp
+        .supply
+        .iter()
+        .map(|c| format!("{}{}", c.amount, c.denom))
+        .collect();
+    assert_eq!(supply, vec!["1stake", "12ucopro"]);
+}
