@@ -1,0 +1,1 @@
+//! Poseidon gadget (placeholder).
