@@ -9,4 +9,5 @@
 #![warn(missing_docs)]
 
 pub mod field;
+pub mod gadgets;
 pub mod poseidon;
