@@ -11,3 +11,4 @@
 pub mod field;
 pub mod gadgets;
 pub mod poseidon;
+pub mod smt;
