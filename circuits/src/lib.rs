@@ -11,4 +11,7 @@
 pub mod field;
 pub mod gadgets;
 pub mod poseidon;
+pub mod program;
+pub mod public_input;
 pub mod smt;
+pub mod transfer;

@@ -10,7 +10,6 @@
 //! `t*t + R_P + 1` terms) and synthesis does no per-call matrix algebra.
 
 use bellman::{ConstraintSystem, SynthesisError};
-use ff::Field;
 
 use super::{Width, params, sponge_iv};
 use crate::field::Fr;
@@ -138,6 +137,7 @@ mod tests {
     use super::*;
     use crate::poseidon::{self, tags};
     use bellman::gadgets::test::TestConstraintSystem;
+    use ff::Field;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
