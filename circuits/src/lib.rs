@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod encoding;
 pub mod field;
 pub mod gadgets;
 pub mod poseidon;
@@ -15,3 +16,4 @@ pub mod program;
 pub mod public_input;
 pub mod smt;
 pub mod transfer;
+pub mod verify;
