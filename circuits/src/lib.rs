@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod count;
 pub mod encoding;
 pub mod field;
 pub mod gadgets;
