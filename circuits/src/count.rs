@@ -20,7 +20,10 @@ pub struct ConstraintCounter {
 
 impl ConstraintCounter {
     /// Synthesizes `circuit` and returns the counts.
-    pub fn count<C: Circuit<Fr>>(circuit: C, with_witness: bool) -> Result<ConstraintCounter, SynthesisError> {
+    pub fn count<C: Circuit<Fr>>(
+        circuit: C,
+        with_witness: bool,
+    ) -> Result<ConstraintCounter, SynthesisError> {
         let mut cs = ConstraintCounter {
             inputs: 1,
             with_witness,
@@ -69,7 +72,11 @@ impl ConstraintSystem<Fr> for ConstraintCounter {
         LC: FnOnce(LinearCombination<Fr>) -> LinearCombination<Fr>,
     {
         // Build the combinations so that timing includes their cost.
-        let _ = (a(LinearCombination::zero()), b(LinearCombination::zero()), c(LinearCombination::zero()));
+        let _ = (
+            a(LinearCombination::zero()),
+            b(LinearCombination::zero()),
+            c(LinearCombination::zero()),
+        );
         self.constraints += 1;
     }
 
@@ -95,9 +102,12 @@ mod tests {
     use crate::transfer::{Transfer, TransferParams};
 
     fn count(batch_size: usize, tree: TreeConfig) -> usize {
-        ConstraintCounter::count(Transfer::circuit(&TransferParams { batch_size, tree }, None), false)
-            .unwrap()
-            .constraints
+        ConstraintCounter::count(
+            Transfer::circuit(&TransferParams { batch_size, tree }, None),
+            false,
+        )
+        .unwrap()
+        .constraints
     }
 
     #[test]
@@ -105,8 +115,21 @@ mod tests {
         let tree = TreeConfig::PRODUCTION;
         let per_entry = count(2, tree) - count(1, tree);
         // 4 path hashes x 16 levels x 300 + 4 leaf hashes + queue + deltas + ranges.
-        assert!(per_entry < 22_000, "per-entry constraints grew to {per_entry}");
-        let one = ConstraintCounter::count(Transfer::circuit(&TransferParams { batch_size: 1, tree }, None), false).unwrap();
+        assert!(
+            per_entry < 22_000,
+            "per-entry constraints grew to {per_entry}"
+        );
+        let one = ConstraintCounter::count(
+            Transfer::circuit(
+                &TransferParams {
+                    batch_size: 1,
+                    tree,
+                },
+                None,
+            ),
+            false,
+        )
+        .unwrap();
         assert_eq!(one.inputs, 2, "one public input besides ONE");
     }
 }

@@ -45,8 +45,11 @@ pub enum EncodingError {
 }
 
 fn g1(bytes: &[u8], what: &'static str) -> Result<G1Affine, EncodingError> {
-    let arr: [u8; 48] = bytes.try_into().map_err(|_| EncodingError::InvalidPoint(what))?;
-    let p: G1Affine = Option::from(G1Affine::from_compressed(&arr)).ok_or(EncodingError::InvalidPoint(what))?;
+    let arr: [u8; 48] = bytes
+        .try_into()
+        .map_err(|_| EncodingError::InvalidPoint(what))?;
+    let p: G1Affine =
+        Option::from(G1Affine::from_compressed(&arr)).ok_or(EncodingError::InvalidPoint(what))?;
     if bool::from(p.is_identity()) {
         return Err(EncodingError::Identity(what));
     }
@@ -54,8 +57,11 @@ fn g1(bytes: &[u8], what: &'static str) -> Result<G1Affine, EncodingError> {
 }
 
 fn g2(bytes: &[u8], what: &'static str) -> Result<G2Affine, EncodingError> {
-    let arr: [u8; 96] = bytes.try_into().map_err(|_| EncodingError::InvalidPoint(what))?;
-    let p: G2Affine = Option::from(G2Affine::from_compressed(&arr)).ok_or(EncodingError::InvalidPoint(what))?;
+    let arr: [u8; 96] = bytes
+        .try_into()
+        .map_err(|_| EncodingError::InvalidPoint(what))?;
+    let p: G2Affine =
+        Option::from(G2Affine::from_compressed(&arr)).ok_or(EncodingError::InvalidPoint(what))?;
     if bool::from(p.is_identity()) {
         return Err(EncodingError::Identity(what));
     }

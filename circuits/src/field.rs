@@ -115,7 +115,10 @@ mod tests {
         assert_eq!(x, Fr::from(0x1234u64));
         assert_eq!(fr_from_hex(&fr_to_hex(&x)).unwrap(), x);
         let p = "0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001";
-        assert!(matches!(fr_from_hex(p), Err(FieldParseError::NotCanonical(_))));
+        assert!(matches!(
+            fr_from_hex(p),
+            Err(FieldParseError::NotCanonical(_))
+        ));
         assert!(fr_from_hex("12").is_err());
         assert!(fr_from_hex("0x").is_err());
         assert_eq!(fr_to_u64(&Fr::from(u64::MAX)), Some(u64::MAX));

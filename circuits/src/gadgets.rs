@@ -150,7 +150,12 @@ impl Lin {
 
 /// Enforces `a * b = c`.
 pub fn enforce_mul<CS: ConstraintSystem<Fr>>(cs: &mut CS, name: &str, a: &Lin, b: &Lin, c: &Lin) {
-    cs.enforce(|| name, |_| a.lc::<CS>(), |_| b.lc::<CS>(), |_| c.lc::<CS>());
+    cs.enforce(
+        || name,
+        |_| a.lc::<CS>(),
+        |_| b.lc::<CS>(),
+        |_| c.lc::<CS>(),
+    );
 }
 
 /// Enforces `a = b` (one constraint).
@@ -172,7 +177,11 @@ pub fn mul<CS: ConstraintSystem<Fr>>(
         return Ok(a.scale(k));
     }
     let value = a.value.zip(b.value).map(|(x, y)| x * y);
-    let c = Lin::alloc(&mut cs.namespace(|| format!("{name} value")), "product", value)?;
+    let c = Lin::alloc(
+        &mut cs.namespace(|| format!("{name} value")),
+        "product",
+        value,
+    )?;
     enforce_mul(cs, name, a, b, &c);
     Ok(c)
 }
@@ -184,7 +193,13 @@ pub fn alloc_bit<CS: ConstraintSystem<Fr>>(
     value: Option<bool>,
 ) -> Result<Lin, SynthesisError> {
     let b = Lin::alloc(cs, name, value.map(|v| if v { Fr::ONE } else { Fr::ZERO }))?;
-    enforce_mul(cs, &format!("{name} is boolean"), &b, &Lin::one().sub(&b), &Lin::zero());
+    enforce_mul(
+        cs,
+        &format!("{name} is boolean"),
+        &b,
+        &Lin::one().sub(&b),
+        &Lin::zero(),
+    );
     Ok(b)
 }
 
@@ -200,14 +215,32 @@ pub fn is_zero<CS: ConstraintSystem<Fr>>(
     x: &Lin,
 ) -> Result<Lin, SynthesisError> {
     if let Some(k) = x.as_constant() {
-        return Ok(Lin::constant(if k.is_zero_vartime() { Fr::ONE } else { Fr::ZERO }));
+        return Ok(Lin::constant(if k.is_zero_vartime() {
+            Fr::ONE
+        } else {
+            Fr::ZERO
+        }));
     }
-    let inv_value = x.value.map(|v| Option::<Fr>::from(v.invert()).unwrap_or(Fr::ZERO));
-    let z_value = x.value.map(|v| if v.is_zero_vartime() { Fr::ONE } else { Fr::ZERO });
+    let inv_value = x
+        .value
+        .map(|v| Option::<Fr>::from(v.invert()).unwrap_or(Fr::ZERO));
+    let z_value = x.value.map(|v| {
+        if v.is_zero_vartime() {
+            Fr::ONE
+        } else {
+            Fr::ZERO
+        }
+    });
     let inv = Lin::alloc(cs, &format!("{name} inverse"), inv_value)?;
     let z = Lin::alloc(cs, &format!("{name} flag"), z_value)?;
     // x * inv = 1 - z ; x * z = 0.
-    enforce_mul(cs, &format!("{name} x*inv=1-z"), x, &inv, &Lin::one().sub(&z));
+    enforce_mul(
+        cs,
+        &format!("{name} x*inv=1-z"),
+        x,
+        &inv,
+        &Lin::one().sub(&z),
+    );
     enforce_mul(cs, &format!("{name} x*z=0"), x, &z, &Lin::zero());
     Ok(z)
 }

@@ -100,7 +100,11 @@ pub fn enforce_public_input<CS: ConstraintSystem<Fr>>(
         vars.queue_after.clone(),
         vars.deltas_commitment.clone(),
     ];
-    let h = pg::sponge(&mut cs.namespace(|| "public input sponge"), tags::PUBLIC_INPUT, &elements)?;
+    let h = pg::sponge(
+        &mut cs.namespace(|| "public input sponge"),
+        tags::PUBLIC_INPUT,
+        &elements,
+    )?;
     let input = Lin::alloc_input(cs, "public input", h.value())?;
     crate::gadgets::enforce_equal(cs, "public input matches", &h, &input);
     Ok(())

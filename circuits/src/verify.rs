@@ -32,7 +32,8 @@ pub struct CheckedVerifyingKey {
 
 impl core::fmt::Debug for CheckedVerifyingKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("CheckedVerifyingKey").finish_non_exhaustive()
+        f.debug_struct("CheckedVerifyingKey")
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,7 +59,11 @@ impl CheckedVerifyingKey {
 }
 
 /// Verifies one proof against its single public input.
-pub fn verify(vk: &CheckedVerifyingKey, proof: &Proof<Bls12>, public_input: Fr) -> Result<(), VerifyError> {
+pub fn verify(
+    vk: &CheckedVerifyingKey,
+    proof: &Proof<Bls12>,
+    public_input: Fr,
+) -> Result<(), VerifyError> {
     groth16::verify_proof(&vk.pvk, proof, &[public_input]).map_err(|_| VerifyError::InvalidProof)
 }
 
@@ -79,7 +84,10 @@ fn batch_rng(items: &[(Proof<Bls12>, Fr)]) -> ChaCha20Rng {
 /// order. A passing batch accepts all; a failing batch falls back to single
 /// verification of every item, so each rejection is exact and never depends on
 /// the batch randomness (which is itself derived deterministically from the items).
-pub fn verify_batch(vk: &CheckedVerifyingKey, items: &[(Proof<Bls12>, Fr)]) -> Vec<Result<(), VerifyError>> {
+pub fn verify_batch(
+    vk: &CheckedVerifyingKey,
+    items: &[(Proof<Bls12>, Fr)],
+) -> Vec<Result<(), VerifyError>> {
     if items.is_empty() {
         return Vec::new();
     }
@@ -111,42 +119,81 @@ mod tests {
             batch_size: 1,
             tree: TreeConfig::new(Arity::Four, 2).unwrap(),
         };
-        let pk = groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(&params, None), &mut rng).unwrap();
+        let pk = groth16::generate_random_parameters::<Bls12, _, _>(
+            Transfer::circuit(&params, None),
+            &mut rng,
+        )
+        .unwrap();
         let vk = CheckedVerifyingKey::new(decode_vk(&encode_vk(&pk.vk)).unwrap()).unwrap();
         assert_eq!(vk_hash(vk.vk()), vk_hash(&pk.vk));
 
         let mut ledger = Ledger::new(params.tree);
-        ledger.set_account(2, Account { key: Fr::from(5u64), balance: 50, nonce: 0 }).unwrap();
+        ledger
+            .set_account(
+                2,
+                Account {
+                    key: Fr::from(5u64),
+                    balance: 50,
+                    nonce: 0,
+                },
+            )
+            .unwrap();
         let mut items = Vec::new();
         for amount in [10u64, 20, 30] {
             let batch = TransferBatch {
                 queue_before: Fr::from(amount),
-                entries: vec![QueueEntry::withdraw(2, Fr::from(5u64), amount, ledger.account(2).unwrap().nonce)],
+                entries: vec![QueueEntry::withdraw(
+                    2,
+                    Fr::from(5u64),
+                    amount,
+                    ledger.account(2).unwrap().nonce,
+                )],
             };
             let (outcome, witness) = Transfer::execute(&params, b"c", &mut ledger, &batch).unwrap();
             let x = Transfer::public_input(&outcome);
-            let proof = groth16::create_random_proof(Transfer::circuit(&params, Some(witness)), &pk, &mut rng).unwrap();
+            let proof = groth16::create_random_proof(
+                Transfer::circuit(&params, Some(witness)),
+                &pk,
+                &mut rng,
+            )
+            .unwrap();
             let proof = decode_proof(&encode_proof(&proof)).unwrap();
             assert_eq!(verify(&vk, &proof, x), Ok(()));
-            assert_eq!(verify(&vk, &proof, x + Fr::ONE), Err(VerifyError::InvalidProof));
+            assert_eq!(
+                verify(&vk, &proof, x + Fr::ONE),
+                Err(VerifyError::InvalidProof)
+            );
             items.push((proof, x));
         }
         assert!(verify_batch(&vk, &items).iter().all(Result::is_ok));
         items[1].1 += Fr::ONE;
-        assert_eq!(verify_batch(&vk, &items), vec![Ok(()), Err(VerifyError::InvalidProof), Ok(())]);
+        assert_eq!(
+            verify_batch(&vk, &items),
+            vec![Ok(()), Err(VerifyError::InvalidProof), Ok(())]
+        );
     }
 
     #[test]
     fn strict_decoding_rejects_bad_encodings() {
         let g1 = bls12_381::G1Affine::generator();
         let g2 = bls12_381::G2Affine::generator();
-        let proof = Proof::<Bls12> { a: g1, b: g2, c: (g1 * Fr::from(3u64)).to_affine() };
+        let proof = Proof::<Bls12> {
+            a: g1,
+            b: g2,
+            c: (g1 * Fr::from(3u64)).to_affine(),
+        };
         let bytes = encode_proof(&proof);
         assert_eq!(decode_proof(&bytes).unwrap(), proof);
-        assert!(matches!(decode_proof(&bytes[..191]), Err(EncodingError::WrongLength { .. })));
+        assert!(matches!(
+            decode_proof(&bytes[..191]),
+            Err(EncodingError::WrongLength { .. })
+        ));
         let mut longer = bytes.to_vec();
         longer.push(0);
-        assert!(matches!(decode_proof(&longer), Err(EncodingError::WrongLength { .. })));
+        assert!(matches!(
+            decode_proof(&longer),
+            Err(EncodingError::WrongLength { .. })
+        ));
         // Identity.
         let mut id = bytes;
         id[..48].copy_from_slice(&bls12_381::G1Affine::identity().to_compressed());
@@ -159,7 +206,10 @@ mod tests {
         // Compression flag cleared: not canonical.
         let mut bad = bytes;
         bad[0] &= 0x7f;
-        assert_eq!(decode_proof(&bad), Err(EncodingError::InvalidPoint("proof.a")));
+        assert_eq!(
+            decode_proof(&bad),
+            Err(EncodingError::InvalidPoint("proof.a"))
+        );
 
         let vk = VerifyingKey::<Bls12> {
             alpha_g1: g1,
@@ -176,8 +226,14 @@ mod tests {
         assert!(decode_vk(&enc[..enc.len() - 1]).is_err());
         let mut zero_ic = enc.clone();
         zero_ic[VK_FIXED_LEN - 4..VK_FIXED_LEN].copy_from_slice(&0u32.to_be_bytes());
-        assert!(matches!(decode_vk(&zero_ic[..VK_FIXED_LEN]), Err(EncodingError::BadIcCount(0))));
-        let three = VerifyingKey::<Bls12> { ic: vec![g1, g1, g1], ..vk.clone() };
+        assert!(matches!(
+            decode_vk(&zero_ic[..VK_FIXED_LEN]),
+            Err(EncodingError::BadIcCount(0))
+        ));
+        let three = VerifyingKey::<Bls12> {
+            ic: vec![g1, g1, g1],
+            ..vk.clone()
+        };
         assert!(matches!(
             CheckedVerifyingKey::new(decode_vk(&encode_vk(&three)).unwrap()),
             Err(VerifyError::WrongInputCount(2))

@@ -13,7 +13,9 @@ use copro_circuits::field::Fr;
 use copro_circuits::poseidon::{self, tags};
 use copro_circuits::program::Program;
 use copro_circuits::smt::TreeConfig;
-use copro_circuits::transfer::{Account, Ledger, QueueEntry, Transfer, TransferBatch, TransferParams};
+use copro_circuits::transfer::{
+    Account, Ledger, QueueEntry, Transfer, TransferBatch, TransferParams,
+};
 use copro_circuits::verify::{CheckedVerifyingKey, verify, verify_batch};
 use ff::Field;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -62,23 +64,37 @@ fn bench_poseidon(iters: u32) {
     let t5 = start.elapsed();
     println!("poseidon.t3_hashes_per_sec: {}", per_sec(iters, t3));
     println!("poseidon.t5_hashes_per_sec: {}", per_sec(iters, t5));
-    println!("poseidon.t3_us_per_hash: {:.2}", t3.as_secs_f64() * 1e6 / f64::from(iters));
-    println!("poseidon.t5_us_per_hash: {:.2}", t5.as_secs_f64() * 1e6 / f64::from(iters));
+    println!(
+        "poseidon.t3_us_per_hash: {:.2}",
+        t3.as_secs_f64() * 1e6 / f64::from(iters)
+    );
+    println!(
+        "poseidon.t5_us_per_hash: {:.2}",
+        t5.as_secs_f64() * 1e6 / f64::from(iters)
+    );
     // Keep the result observable so the loop is not optimised away.
     tracing::debug!(last = ?x, "poseidon bench");
 }
 
 fn count(params: &TransferParams) -> Result<usize> {
-    Ok(ConstraintCounter::count(Transfer::circuit(params, None), false)
-        .map_err(|e| anyhow!("synthesis failed: {e}"))?
-        .constraints)
+    Ok(
+        ConstraintCounter::count(Transfer::circuit(params, None), false)
+            .map_err(|e| anyhow!("synthesis failed: {e}"))?
+            .constraints,
+    )
 }
 
 fn bench_constraints(shapes: &[(u32, u32)]) -> Result<()> {
     for &(arity, depth) in shapes {
         let tree = crate::tree_config(arity, depth)?;
-        let one = count(&TransferParams { batch_size: 1, tree })?;
-        let two = count(&TransferParams { batch_size: 2, tree })?;
+        let one = count(&TransferParams {
+            batch_size: 1,
+            tree,
+        })?;
+        let two = count(&TransferParams {
+            batch_size: 2,
+            tree,
+        })?;
         let per_entry = two - one;
         let fixed = one - per_entry;
         let label = format!("constraints.arity{arity}_depth{depth}");
@@ -97,22 +113,45 @@ fn bench_constraints(shapes: &[(u32, u32)]) -> Result<()> {
 fn synthetic(tree: TreeConfig, batch: usize) -> Result<(Ledger, TransferBatch)> {
     let mut ledger = Ledger::new(tree);
     let cap = tree.capacity();
-    let index = |i: u64| -> u32 { u32::try_from((i.wrapping_mul(2_654_435_761).wrapping_add(17)) % cap).unwrap_or(0) };
+    let index = |i: u64| -> u32 {
+        u32::try_from((i.wrapping_mul(2_654_435_761).wrapping_add(17)) % cap).unwrap_or(0)
+    };
     let mut entries = Vec::with_capacity(batch);
     for j in 0..batch as u64 {
         let (a, b) = (index(2 * j), index(2 * j + 1));
         let (ka, kb) = (Fr::from(1_000 + 2 * j), Fr::from(1_001 + 2 * j));
-        ledger.set_account(a, Account { key: ka, balance: 1_000_000, nonce: 0 })?;
-        ledger.set_account(b, Account { key: kb, balance: 5, nonce: 0 })?;
+        ledger.set_account(
+            a,
+            Account {
+                key: ka,
+                balance: 1_000_000,
+                nonce: 0,
+            },
+        )?;
+        ledger.set_account(
+            b,
+            Account {
+                key: kb,
+                balance: 5,
+                nonce: 0,
+            },
+        )?;
         entries.push(QueueEntry::transfer(a, ka, b, kb, 1_000, 0));
     }
-    Ok((ledger, TransferBatch { queue_before: Fr::from(42u64), entries }))
+    Ok((
+        ledger,
+        TransferBatch {
+            queue_before: Fr::from(42u64),
+            entries,
+        },
+    ))
 }
 
 fn spinner(msg: String) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar.set_message(msg);
@@ -138,7 +177,10 @@ fn bench_prove(arity: u32, depth: u32, batches: &[usize]) -> Result<()> {
         let (mut ledger, batch) = synthetic(tree, b)?;
         let start = Instant::now();
         let (outcome, witness) = Transfer::execute(&params, b"copro-bench", &mut ledger, &batch)?;
-        println!("{label}.native_execute_s: {:.3}", start.elapsed().as_secs_f64());
+        println!(
+            "{label}.native_execute_s: {:.3}",
+            start.elapsed().as_secs_f64()
+        );
         let x = Transfer::public_input(&outcome);
 
         let start = Instant::now();
@@ -148,12 +190,19 @@ fn bench_prove(arity: u32, depth: u32, batches: &[usize]) -> Result<()> {
 
         let bar = spinner(format!("proving B={b}"));
         let start = Instant::now();
-        let proof = groth16::create_random_proof(Transfer::circuit(&params, Some(witness)), &setup.params, &mut rng)
-            .map_err(|e| anyhow!("proving failed: {e}"))?;
+        let proof = groth16::create_random_proof(
+            Transfer::circuit(&params, Some(witness)),
+            &setup.params,
+            &mut rng,
+        )
+        .map_err(|e| anyhow!("proving failed: {e}"))?;
         let prove = start.elapsed();
         bar.finish_and_clear();
         println!("{label}.prove_s: {:.2}", prove.as_secs_f64());
-        println!("{label}.prove_ms_per_entry: {:.0}", prove.as_secs_f64() * 1e3 / b as f64);
+        println!(
+            "{label}.prove_ms_per_entry: {:.0}",
+            prove.as_secs_f64() * 1e3 / b as f64
+        );
         let vk = CheckedVerifyingKey::new(setup.params.vk.clone())?;
         verify(&vk, &proof, x).map_err(|e| anyhow!("bench proof failed to verify: {e}"))?;
         println!("{label}.verified: true");
@@ -166,10 +215,15 @@ fn bench_verify(n: usize) -> Result<()> {
     // Verification cost does not depend on the circuit size (one public input),
     // so a small tree keeps proof generation for this benchmark quick.
     let params = crate::transfer_params("transfer", 1, 4, 2)?;
-    let pk = groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(&params, None), &mut rng)
-        .map_err(|e| anyhow!("setup failed: {e}"))?;
+    let pk = groth16::generate_random_parameters::<Bls12, _, _>(
+        Transfer::circuit(&params, None),
+        &mut rng,
+    )
+    .map_err(|e| anyhow!("setup failed: {e}"))?;
     let vk = CheckedVerifyingKey::new(pk.vk.clone())?;
-    let bar = spinner(format!("creating {n} proofs for the verification benchmark"));
+    let bar = spinner(format!(
+        "creating {n} proofs for the verification benchmark"
+    ));
     let mut items = Vec::with_capacity(n);
     for i in 0..n {
         let mut ledger = Ledger::new(params.tree);
@@ -178,8 +232,9 @@ fn bench_verify(n: usize) -> Result<()> {
             entries: vec![QueueEntry::deposit(3, Fr::from(9u64), 5)],
         };
         let (outcome, witness) = Transfer::execute(&params, b"copro-bench", &mut ledger, &batch)?;
-        let proof = groth16::create_random_proof(Transfer::circuit(&params, Some(witness)), &pk, &mut rng)
-            .map_err(|e| anyhow!("proving failed: {e}"))?;
+        let proof =
+            groth16::create_random_proof(Transfer::circuit(&params, Some(witness)), &pk, &mut rng)
+                .map_err(|e| anyhow!("proving failed: {e}"))?;
         items.push((proof, Transfer::public_input(&outcome)));
     }
     bar.finish_and_clear();
@@ -208,16 +263,25 @@ fn bench_verify(n: usize) -> Result<()> {
     }
     println!("verify.proof_bytes: {PROOF_LEN}");
     println!("verify.vk_bytes: {}", encode_vk(&pk.vk).len());
-    println!("verify.single_ms: {:.3}", singles.as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "verify.single_ms: {:.3}",
+        singles.as_secs_f64() * 1e3 / n as f64
+    );
     println!("verify.{n}_singles_ms: {:.2}", singles.as_secs_f64() * 1e3);
     println!("verify.batch_of_{n}_ms: {:.2}", batch.as_secs_f64() * 1e3);
-    println!("verify.batch_of_{n}_with_one_bad_ms: {:.2}", fallback.as_secs_f64() * 1e3);
+    println!(
+        "verify.batch_of_{n}_with_one_bad_ms: {:.2}",
+        fallback.as_secs_f64() * 1e3
+    );
     Ok(())
 }
 
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    println!("machine.threads: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "machine.threads: {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     bench_poseidon(args.poseidon_iters);
     bench_constraints(&[(4, 16), (2, 32)])?;
     bench_verify(args.verify_proofs.max(2))?;

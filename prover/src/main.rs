@@ -93,12 +93,20 @@ pub fn tree_config(arity: u32, depth: u32) -> Result<TreeConfig> {
 }
 
 /// Checks the program name and builds its parameters.
-pub fn transfer_params(program: &str, batch: usize, arity: u32, depth: u32) -> Result<TransferParams> {
+pub fn transfer_params(
+    program: &str,
+    batch: usize,
+    arity: u32,
+    depth: u32,
+) -> Result<TransferParams> {
     if program != Transfer::ID {
         bail!("unknown program {program:?}; available: {}", Transfer::ID);
     }
     if batch == 0 || batch > copro_circuits::transfer::MAX_BATCH {
-        bail!("--batch must be between 1 and {}", copro_circuits::transfer::MAX_BATCH);
+        bail!(
+            "--batch must be between 1 and {}",
+            copro_circuits::transfer::MAX_BATCH
+        );
     }
     Ok(TransferParams {
         batch_size: batch,
@@ -111,7 +119,10 @@ fn debug_poseidon(width: usize, inputs: &[String]) -> Result<()> {
         bail!("--width must be 3 or 5, got {width}");
     }
     if inputs.len() != width {
-        bail!("width {width} needs exactly {width} inputs, got {}", inputs.len());
+        bail!(
+            "width {width} needs exactly {width} inputs, got {}",
+            inputs.len()
+        );
     }
     let mut state: Vec<Fr> = inputs
         .iter()
@@ -126,7 +137,8 @@ fn debug_poseidon(width: usize, inputs: &[String]) -> Result<()> {
 
 fn verify_files(vk: &PathBuf, proof: &PathBuf, public_input: &str) -> Result<()> {
     let vk_bytes = std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?;
-    let proof_bytes = std::fs::read(proof).with_context(|| format!("reading {}", proof.display()))?;
+    let proof_bytes =
+        std::fs::read(proof).with_context(|| format!("reading {}", proof.display()))?;
     let vk = copro_circuits::encoding::decode_vk(&vk_bytes).context("verifying key")?;
     let vk = copro_circuits::verify::CheckedVerifyingKey::new(vk)?;
     let proof = copro_circuits::encoding::decode_proof(&proof_bytes).context("proof")?;

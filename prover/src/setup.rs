@@ -65,7 +65,11 @@ fn stage_bar(len: u64) -> ProgressBar {
 }
 
 /// Generates keys for `params` with `rng`, with a staged progress bar.
-pub fn generate(params: &TransferParams, rng: &mut ChaCha20Rng, bar: &ProgressBar) -> Result<SetupResult> {
+pub fn generate(
+    params: &TransferParams,
+    rng: &mut ChaCha20Rng,
+    bar: &ProgressBar,
+) -> Result<SetupResult> {
     bar.set_message("counting constraints");
     let counts = ConstraintCounter::count(Transfer::circuit(params, None), false)
         .map_err(|e| anyhow::anyhow!("circuit synthesis failed: {e}"))?;
@@ -75,8 +79,9 @@ pub fn generate(params: &TransferParams, rng: &mut ChaCha20Rng, bar: &ProgressBa
         counts.constraints
     ));
     let start = Instant::now();
-    let pk = groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(params, None), rng)
-        .map_err(|e| anyhow::anyhow!("parameter generation failed: {e}"))?;
+    let pk =
+        groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(params, None), rng)
+            .map_err(|e| anyhow::anyhow!("parameter generation failed: {e}"))?;
     let elapsed = start.elapsed();
     bar.inc(1);
     Ok(SetupResult {
@@ -98,17 +103,22 @@ pub fn run(args: &SetupArgs) -> Result<()> {
     );
     let mut rng = match args.insecure_seed {
         Some(seed) => {
-            tracing::warn!(seed, "--insecure-seed: keys are reproducible by anyone who knows the seed");
+            tracing::warn!(
+                seed,
+                "--insecure-seed: keys are reproducible by anyone who knows the seed"
+            );
             ChaCha20Rng::seed_from_u64(seed)
         }
         None => ChaCha20Rng::from_rng(rand::rngs::OsRng).context("OS randomness unavailable")?,
     };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let bar = stage_bar(4);
     let result = generate(&params, &mut rng, &bar)?;
     bar.set_message("writing proving key");
     let pk_path = args.out.join("proving_key.bin");
-    let file = std::fs::File::create(&pk_path).with_context(|| format!("creating {}", pk_path.display()))?;
+    let file = std::fs::File::create(&pk_path)
+        .with_context(|| format!("creating {}", pk_path.display()))?;
     let mut w = BufWriter::new(file);
     result.params.write(&mut w).context("writing proving key")?;
     w.flush().context("writing proving key")?;
@@ -117,7 +127,10 @@ pub fn run(args: &SetupArgs) -> Result<()> {
     let vk_bytes = encode_vk(&result.params.vk);
     write_file(&args.out.join("verifying_key.bin"), &vk_bytes)?;
     let hash = hex::encode(vk_hash(&result.params.vk));
-    write_file(&args.out.join("verifying_key.sha256"), format!("{hash}\n").as_bytes())?;
+    write_file(
+        &args.out.join("verifying_key.sha256"),
+        format!("{hash}\n").as_bytes(),
+    )?;
     let info = format!(
         "program = \"{}\"\nversion = {}\nbatch = {}\narity = {}\ndepth = {}\nconstraints = {}\nvk_sha256 = \"{hash}\"\ntrusted_setup = \"single-party, localnet/dev only\"\n",
         Transfer::ID,

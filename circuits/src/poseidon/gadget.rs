@@ -39,7 +39,10 @@ fn full_round<CS: ConstraintSystem<Fr>>(
     let mut z = Vec::with_capacity(t);
     for (i, lane) in state.iter().enumerate() {
         let pre = lane.add_const(p.round_constants[round * t + i]);
-        z.push(sbox(&mut cs.namespace(|| format!("round {round} lane {i}")), &pre)?);
+        z.push(sbox(
+            &mut cs.namespace(|| format!("round {round} lane {i}")),
+            &pre,
+        )?);
     }
     Ok((0..t)
         .map(|i| Lin::sum_scaled(p.mds[i].iter().copied().zip(z.iter())))
@@ -61,8 +64,12 @@ pub fn permute<CS: ConstraintSystem<Fr>>(
     let mut basis: Vec<Lin> = s;
     for (r, row) in p.partial_rows.iter().enumerate() {
         let konst = row[row.len() - 1];
-        let pre = Lin::sum_scaled(row[..row.len() - 1].iter().copied().zip(basis.iter())).add_const(konst);
-        let y = sbox(&mut cs.namespace(|| format!("round {} lane 0", half + r)), &pre)?;
+        let pre = Lin::sum_scaled(row[..row.len() - 1].iter().copied().zip(basis.iter()))
+            .add_const(konst);
+        let y = sbox(
+            &mut cs.namespace(|| format!("round {} lane 0", half + r)),
+            &pre,
+        )?;
         basis.push(y);
     }
     s = p
@@ -99,7 +106,13 @@ pub fn hash4<CS: ConstraintSystem<Fr>>(
     let [a, b, c, d] = inputs;
     let out = permute(
         cs,
-        &[Lin::constant(Fr::from(tag)), a.clone(), b.clone(), c.clone(), d.clone()],
+        &[
+            Lin::constant(Fr::from(tag)),
+            a.clone(),
+            b.clone(),
+            c.clone(),
+            d.clone(),
+        ],
     )?;
     Ok(out[1].clone())
 }
@@ -128,9 +141,6 @@ pub fn sponge<CS: ConstraintSystem<Fr>>(
     }
     Ok(s[1].clone())
 }
-
-
-
 
 #[cfg(test)]
 mod tests {
@@ -180,10 +190,18 @@ mod tests {
         let mut cs = TestConstraintSystem::<Fr>::new();
         let l = alloc_all(&mut cs, &[a, b]);
         let h = hash2(&mut cs.namespace(|| "h2"), tags::NODE, &l[0], &l[1]).unwrap();
-        let h4 = hash4(&mut cs.namespace(|| "h4"), tags::LEAF, [&l[0], &l[1], &l[0], &Lin::zero()]).unwrap();
+        let h4 = hash4(
+            &mut cs.namespace(|| "h4"),
+            tags::LEAF,
+            [&l[0], &l[1], &l[0], &Lin::zero()],
+        )
+        .unwrap();
         assert!(cs.is_satisfied());
         assert_eq!(h.value(), Some(poseidon::hash2(tags::NODE, a, b)));
-        assert_eq!(h4.value(), Some(poseidon::hash4(tags::LEAF, [a, b, a, Fr::ZERO])));
+        assert_eq!(
+            h4.value(),
+            Some(poseidon::hash4(tags::LEAF, [a, b, a, Fr::ZERO]))
+        );
     }
 
     #[test]

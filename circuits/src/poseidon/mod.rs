@@ -101,7 +101,13 @@ pub fn sponge_iv(tag: u64, len: usize) -> Fr {
 
 /// Sponge hash (t = 5, rate 4) of a variable-length input with domain tag `tag`.
 pub fn sponge(tag: u64, inputs: &[Fr]) -> Fr {
-    let mut s = [sponge_iv(tag, inputs.len()), Fr::ZERO, Fr::ZERO, Fr::ZERO, Fr::ZERO];
+    let mut s = [
+        sponge_iv(tag, inputs.len()),
+        Fr::ZERO,
+        Fr::ZERO,
+        Fr::ZERO,
+        Fr::ZERO,
+    ];
     if inputs.is_empty() {
         permute(&mut s);
     }
@@ -128,7 +134,10 @@ mod tests {
         let mut s: Vec<Fr> = input.iter().map(|x| Fr::from(*x)).collect();
         permute(&mut s);
         let got: Vec<String> = s.iter().map(fr_to_hex).collect();
-        let want: Vec<String> = expected.iter().map(|h| fr_to_hex(&fr_from_hex(h).unwrap())).collect();
+        let want: Vec<String> = expected
+            .iter()
+            .map(|h| fr_to_hex(&fr_from_hex(h).unwrap()))
+            .collect();
         assert_eq!(got, want);
     }
 

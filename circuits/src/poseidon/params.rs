@@ -171,7 +171,9 @@ impl Grain {
 fn generate(t: usize, full_rounds: usize, partial_rounds: usize) -> PoseidonParams {
     let mut grain = Grain::new(t, full_rounds, partial_rounds);
     let rounds = full_rounds + partial_rounds;
-    let round_constants: Vec<Fr> = (0..rounds * t).map(|_| grain.next_field_rejecting()).collect();
+    let round_constants: Vec<Fr> = (0..rounds * t)
+        .map(|_| grain.next_field_rejecting())
+        .collect();
     let mds = loop {
         let draws: Vec<Fr> = (0..2 * t).map(|_| grain.next_field_reduced()).collect();
         let distinct = draws

@@ -62,7 +62,12 @@ pub fn roots<CS: ConstraintSystem<Fr>>(
                     // left = b ? s : c ; right = c + s - left.
                     let left = c.add(&mul(&mut cs, &format!("left {n}"), b, &s.sub(c))?);
                     let right = c.add(s).sub(&left);
-                    *c = pg::hash2(&mut cs.namespace(|| format!("hash {n}")), tags::NODE, &left, &right)?;
+                    *c = pg::hash2(
+                        &mut cs.namespace(|| format!("hash {n}")),
+                        tags::NODE,
+                        &left,
+                        &right,
+                    )?;
                 }
             }
             Arity::Four => {
@@ -77,9 +82,9 @@ pub fn roots<CS: ConstraintSystem<Fr>>(
                 let shared = mul(&mut cs, "e0*(s0-s1)", &e0, &s0.sub(s1))?;
                 for (n, c) in cur.iter_mut().enumerate() {
                     let l0 = s0.add(&mul(&mut cs, &format!("lane0 {n}"), &e0, &c.sub(s0))?);
-                    let l1 = s1
-                        .add(&shared)
-                        .add(&mul(&mut cs, &format!("lane1 {n}"), &e1, &c.sub(s1))?);
+                    let l1 =
+                        s1.add(&shared)
+                            .add(&mul(&mut cs, &format!("lane1 {n}"), &e1, &c.sub(s1))?);
                     let l3 = s2.add(&mul(&mut cs, &format!("lane3 {n}"), &e3, &c.sub(s2))?);
                     // The lanes are a permutation of (c, s0, s1, s2): lane 2 is free.
                     let l2 = c.add(s0).add(s1).add(s2).sub(&l0).sub(&l1).sub(&l3);
@@ -124,7 +129,6 @@ pub fn update<CS: ConstraintSystem<Fr>>(
     crate::gadgets::enforce_equal(cs, "old root matches", &r[0], old_root);
     Ok(r[1].clone())
 }
-
 
 #[cfg(test)]
 mod tests {

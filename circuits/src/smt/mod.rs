@@ -94,7 +94,10 @@ impl TreeConfig {
 pub fn node_hash(arity: Arity, children: &[Fr]) -> Fr {
     match arity {
         Arity::Two => hash2(tags::NODE, children[0], children[1]),
-        Arity::Four => hash4(tags::NODE, [children[0], children[1], children[2], children[3]]),
+        Arity::Four => hash4(
+            tags::NODE,
+            [children[0], children[1], children[2], children[3]],
+        ),
     }
 }
 
@@ -304,7 +307,10 @@ mod tests {
     use super::*;
 
     fn small(arity: Arity, depth: u32) -> SparseMerkleTree<MemoryStore> {
-        SparseMerkleTree::new(TreeConfig::new(arity, depth).unwrap(), MemoryStore::default())
+        SparseMerkleTree::new(
+            TreeConfig::new(arity, depth).unwrap(),
+            MemoryStore::default(),
+        )
     }
 
     #[test]
@@ -332,6 +338,9 @@ mod tests {
     fn production_shape_is_two_to_the_32() {
         assert_eq!(TreeConfig::PRODUCTION.capacity(), 1u64 << 32);
         assert!(TreeConfig::new(Arity::Two, 33).is_none());
-        assert_eq!(TreeConfig::new(Arity::Two, 32).unwrap().capacity(), 1u64 << 32);
+        assert_eq!(
+            TreeConfig::new(Arity::Two, 32).unwrap().capacity(),
+            1u64 << 32
+        );
     }
 }

@@ -2,8 +2,9 @@
 
 use bellman::{Circuit, ConstraintSystem, SynthesisError};
 
-
-use super::{EntryWitness, PROGRAM_ID, PROGRAM_VERSION, SlotWitness, TransferParams, TransferWitness};
+use super::{
+    EntryWitness, PROGRAM_ID, PROGRAM_VERSION, SlotWitness, TransferParams, TransferWitness,
+};
 use crate::field::{Fr, fr_pow2};
 use crate::gadgets::{
     Lin, add_fits_u64, alloc_bit, enforce_mul, ge_u64, is_equal, is_zero, mul, not, select, to_bits,
@@ -24,11 +25,16 @@ pub struct TransferCircuit {
 
 impl TransferCircuit {
     fn check_shape(&self) -> Result<(), SynthesisError> {
-        let Some(w) = &self.witness else { return Ok(()) };
+        let Some(w) = &self.witness else {
+            return Ok(());
+        };
         let depth = self.params.tree.depth as usize;
         let k = self.params.tree.arity.children() - 1;
-        let path_ok = |s: &SlotWitness| s.siblings.len() == depth && s.siblings.iter().all(|r| r.len() == k);
-        if w.entries.len() != self.params.batch_size || !w.entries.iter().all(|e| path_ok(&e.from) && path_ok(&e.to)) {
+        let path_ok =
+            |s: &SlotWitness| s.siblings.len() == depth && s.siblings.iter().all(|r| r.len() == k);
+        if w.entries.len() != self.params.batch_size
+            || !w.entries.iter().all(|e| path_ok(&e.from) && path_ok(&e.to))
+        {
             return Err(SynthesisError::Unsatisfiable);
         }
         Ok(())
@@ -55,14 +61,34 @@ fn leaf_hash<CS: ConstraintSystem<Fr>>(
 
 /// Allocates a slot's stored account and its old leaf
 /// (`0` if the key is 0, which forces balance and nonce to 0).
-fn alloc_slot<CS: ConstraintSystem<Fr>>(cs: &mut CS, w: Option<&SlotWitness>) -> Result<Slot, SynthesisError> {
+fn alloc_slot<CS: ConstraintSystem<Fr>>(
+    cs: &mut CS,
+    w: Option<&SlotWitness>,
+) -> Result<Slot, SynthesisError> {
     let key = Lin::alloc(cs, "stored key", w.map(|s| s.key))?;
     let balance = Lin::alloc(cs, "stored balance", w.map(|s| Fr::from(s.balance)))?;
     let nonce = Lin::alloc(cs, "stored nonce", w.map(|s| Fr::from(s.nonce)))?;
     let empty = is_zero(cs, "empty", &key)?;
-    enforce_mul(cs, "empty slot has zero balance", &empty, &balance, &Lin::zero());
-    enforce_mul(cs, "empty slot has zero nonce", &empty, &nonce, &Lin::zero());
-    let h = leaf_hash(&mut cs.namespace(|| "old leaf hash"), &key, &balance, &nonce)?;
+    enforce_mul(
+        cs,
+        "empty slot has zero balance",
+        &empty,
+        &balance,
+        &Lin::zero(),
+    );
+    enforce_mul(
+        cs,
+        "empty slot has zero nonce",
+        &empty,
+        &nonce,
+        &Lin::zero(),
+    );
+    let h = leaf_hash(
+        &mut cs.namespace(|| "old leaf hash"),
+        &key,
+        &balance,
+        &nonce,
+    )?;
     let old_leaf = mul(cs, "old leaf", &not(&empty), &h)?;
     Ok(Slot {
         key,
@@ -94,7 +120,11 @@ fn synthesize_entry<CS: ConstraintSystem<Fr>>(
     let kind = e.map(|e| e.kind as u64);
     let k0 = alloc_bit(cs, "kind bit 0", kind.map(|k| k & 1 == 1))?;
     let k1 = alloc_bit(cs, "kind bit 1", kind.map(|k| k & 2 == 2))?;
-    let from_index = Lin::alloc(cs, "from index", e.map(|e| Fr::from(u64::from(e.from_index))))?;
+    let from_index = Lin::alloc(
+        cs,
+        "from index",
+        e.map(|e| Fr::from(u64::from(e.from_index))),
+    )?;
     let from_key = Lin::alloc(cs, "from key", e.map(|e| e.from_key))?;
     let to_index = Lin::alloc(cs, "to index", e.map(|e| Fr::from(u64::from(e.to_index))))?;
     let to_key = Lin::alloc(cs, "to key", e.map(|e| e.to_key))?;
@@ -121,8 +151,18 @@ fn synthesize_entry<CS: ConstraintSystem<Fr>>(
         .add(&to_index.scale(fr_pow2(34)))
         .add(&amount.scale(fr_pow2(66)))
         .add(&nonce.scale(fr_pow2(130)));
-    let step = pg::hash4(&mut cs.namespace(|| "queue step"), tags::QUEUE, [queue, &packed, &from_key, &to_key])?;
-    let next_queue = select(cs, "queue advances unless padding", &not(&is_pad), &step, queue)?;
+    let step = pg::hash4(
+        &mut cs.namespace(|| "queue step"),
+        tags::QUEUE,
+        [queue, &packed, &from_key, &to_key],
+    )?;
+    let next_queue = select(
+        cs,
+        "queue advances unless padding",
+        &not(&is_pad),
+        &step,
+        queue,
+    )?;
 
     // Debit slot.
     let a = alloc_slot(&mut cs.namespace(|| "debit slot"), w.map(|w| &w.from))?;
@@ -130,7 +170,12 @@ fn synthesize_entry<CS: ConstraintSystem<Fr>>(
     let from_key_zero = is_zero(cs, "from key is zero", &from_key)?;
     let a_key_ok = mul(cs, "debit key ok", &a_key_eq, &not(&from_key_zero))?;
     let nonce_eq = is_equal(cs, "nonce matches", &nonce, &a.nonce)?;
-    let nonce_max = is_equal(cs, "nonce is max", &nonce, &Lin::constant(Fr::from(u64::MAX)))?;
+    let nonce_max = is_equal(
+        cs,
+        "nonce is max",
+        &nonce,
+        &Lin::constant(Fr::from(u64::MAX)),
+    )?;
     let nonce_ok = mul(cs, "nonce ok", &nonce_eq, &not(&nonce_max))?;
     let funds = ge_u64(cs, "funds", &a.balance, &amount)?;
     let debit_pre = mul(cs, "debit key and nonce ok", &a_key_ok, &nonce_ok)?;
@@ -142,7 +187,12 @@ fn synthesize_entry<CS: ConstraintSystem<Fr>>(
     let eq_and_empty = mul(cs, "credit key eq and empty", &b_key_eq, &b.empty)?;
     let b_key_match_or_empty = b_key_eq.add(&b.empty).sub(&eq_and_empty);
     let to_key_zero = is_zero(cs, "to key is zero", &to_key)?;
-    let b_key_ok = mul(cs, "credit key ok", &b_key_match_or_empty, &not(&to_key_zero))?;
+    let b_key_ok = mul(
+        cs,
+        "credit key ok",
+        &b_key_match_or_empty,
+        &not(&to_key_zero),
+    )?;
     let fits = add_fits_u64(cs, "fits", &b.balance, &amount)?;
     let credit_ok = mul(cs, "credit ok", &b_key_ok, &fits)?;
     let same_index = is_equal(cs, "same index", &from_index, &to_index)?;
@@ -157,9 +207,16 @@ fn synthesize_entry<CS: ConstraintSystem<Fr>>(
     let write_b = mul(cs, "credit write", &ok, &has_credit)?;
 
     // Debit write and path update.
-    let a_balance = a.balance.sub(&mul(cs, "debited amount", &write_a, &amount)?);
+    let a_balance = a
+        .balance
+        .sub(&mul(cs, "debited amount", &write_a, &amount)?);
     let a_nonce = a.nonce.add(&write_a);
-    let a_hash = leaf_hash(&mut cs.namespace(|| "debit new leaf hash"), &a.key, &a_balance, &a_nonce)?;
+    let a_hash = leaf_hash(
+        &mut cs.namespace(|| "debit new leaf hash"),
+        &a.key,
+        &a_balance,
+        &a_nonce,
+    )?;
     let a_leaf = mul(cs, "debit new leaf", &not(&a.empty), &a_hash)?;
     let sib_a = smt::alloc_path(
         &mut cs.namespace(|| "debit path"),
@@ -177,10 +234,17 @@ fn synthesize_entry<CS: ConstraintSystem<Fr>>(
     )?;
 
     // Credit write and path update (initialises an empty slot with `to_key`).
-    let b_balance = b.balance.add(&mul(cs, "credited amount", &write_b, &amount)?);
+    let b_balance = b
+        .balance
+        .add(&mul(cs, "credited amount", &write_b, &amount)?);
     let b_key = select(cs, "credit new key", &write_b, &to_key, &b.key)?;
     let b_empty = mul(cs, "credit stays empty", &b.empty, &not(&write_b))?;
-    let b_hash = leaf_hash(&mut cs.namespace(|| "credit new leaf hash"), &b_key, &b_balance, &b.nonce)?;
+    let b_hash = leaf_hash(
+        &mut cs.namespace(|| "credit new leaf hash"),
+        &b_key,
+        &b_balance,
+        &b.nonce,
+    )?;
     let b_leaf = mul(cs, "credit new leaf", &not(&b_empty), &b_hash)?;
     let sib_b = smt::alloc_path(
         &mut cs.namespace(|| "credit path"),
@@ -217,9 +281,21 @@ impl Circuit<Fr> for TransferCircuit {
     fn synthesize<CS: ConstraintSystem<Fr>>(self, cs: &mut CS) -> Result<(), SynthesisError> {
         self.check_shape()?;
         let w = self.witness.as_ref();
-        let chain_id_hash = Lin::alloc(cs, "chain id hash", w.map(|w| poseidon::hash_bytes(&w.chain_id)))?;
-        let program_id_hash = Lin::alloc(cs, "program id hash", w.map(|_| poseidon::hash_bytes(PROGRAM_ID.as_bytes())))?;
-        let program_version = Lin::alloc(cs, "program version", w.map(|_| Fr::from(u64::from(PROGRAM_VERSION))))?;
+        let chain_id_hash = Lin::alloc(
+            cs,
+            "chain id hash",
+            w.map(|w| poseidon::hash_bytes(&w.chain_id)),
+        )?;
+        let program_id_hash = Lin::alloc(
+            cs,
+            "program id hash",
+            w.map(|_| poseidon::hash_bytes(PROGRAM_ID.as_bytes())),
+        )?;
+        let program_version = Lin::alloc(
+            cs,
+            "program version",
+            w.map(|_| Fr::from(u64::from(PROGRAM_VERSION))),
+        )?;
         let old_root = Lin::alloc(cs, "old root", w.map(|w| w.old_root))?;
         let queue_before = Lin::alloc(cs, "queue before", w.map(|w| w.queue_before))?;
         let mut root = old_root.clone();
@@ -250,7 +326,11 @@ impl Circuit<Fr> for TransferCircuit {
             queue = out.queue;
             effects.extend(out.effect);
         }
-        let deltas_commitment = pg::sponge(&mut cs.namespace(|| "deltas commitment"), tags::DELTAS, &effects)?;
+        let deltas_commitment = pg::sponge(
+            &mut cs.namespace(|| "deltas commitment"),
+            tags::DELTAS,
+            &effects,
+        )?;
         enforce_public_input(
             &mut cs.namespace(|| "public input"),
             &PublicInputVars {
@@ -269,4 +349,3 @@ impl Circuit<Fr> for TransferCircuit {
 
 #[cfg(test)]
 mod tests;
-

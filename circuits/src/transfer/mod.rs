@@ -57,7 +57,12 @@ impl Account {
     pub fn leaf(&self) -> Fr {
         poseidon::hash4(
             tags::LEAF,
-            [self.key, Fr::from(self.balance), Fr::from(self.nonce), Fr::ZERO],
+            [
+                self.key,
+                Fr::from(self.balance),
+                Fr::from(self.nonce),
+                Fr::ZERO,
+            ],
         )
     }
 }
@@ -126,7 +131,14 @@ impl QueueEntry {
     }
 
     /// A transfer of `amount` from `(from_index, from_key)` with `nonce` to `(to_index, to_key)`.
-    pub fn transfer(from_index: u32, from_key: Fr, to_index: u32, to_key: Fr, amount: u64, nonce: u64) -> Self {
+    pub fn transfer(
+        from_index: u32,
+        from_key: Fr,
+        to_index: u32,
+        to_key: Fr,
+        amount: u64,
+        nonce: u64,
+    ) -> Self {
         QueueEntry {
             kind: EntryKind::Transfer,
             from_index,
@@ -178,8 +190,12 @@ impl QueueEntry {
             EntryKind::Padding => bad("padding is not a queue entry"),
             EntryKind::Deposit if !zero_from => bad("deposit with from fields"),
             EntryKind::Withdraw if !zero_to => bad("withdraw with to fields"),
-            EntryKind::Deposit | EntryKind::Transfer if self.to_key == Fr::ZERO => bad("zero to key"),
-            EntryKind::Withdraw | EntryKind::Transfer if self.from_key == Fr::ZERO => bad("zero from key"),
+            EntryKind::Deposit | EntryKind::Transfer if self.to_key == Fr::ZERO => {
+                bad("zero to key")
+            }
+            EntryKind::Withdraw | EntryKind::Transfer if self.from_key == Fr::ZERO => {
+                bad("zero from key")
+            }
             _ => Ok(()),
         }
     }
@@ -197,7 +213,10 @@ impl QueueEntry {
     /// The queue hash chain step: `hash4(QUEUE, [prev, packed, from_key, to_key])`.
     /// The chain computes this once per enqueued entry.
     pub fn queue_step(&self, prev: Fr) -> Fr {
-        poseidon::hash4(tags::QUEUE, [prev, self.packed(), self.from_key, self.to_key])
+        poseidon::hash4(
+            tags::QUEUE,
+            [prev, self.packed(), self.from_key, self.to_key],
+        )
     }
 }
 
@@ -263,9 +282,15 @@ pub fn deltas_commitment(effects: &[EntryEffect], batch_size: usize) -> Result<F
     let mut elements = Vec::with_capacity(4 * batch_size);
     for e in effects {
         match e.status {
-            EntryStatus::Padding => return Err(TransferError::MalformedDeltas("padding effect among real entries")),
+            EntryStatus::Padding => {
+                return Err(TransferError::MalformedDeltas(
+                    "padding effect among real entries",
+                ));
+            }
             EntryStatus::Rejected if (e.from_balance, e.from_nonce, e.to_balance) != (0, 0, 0) => {
-                return Err(TransferError::MalformedDeltas("rejected entry with non-zero values"));
+                return Err(TransferError::MalformedDeltas(
+                    "rejected entry with non-zero values",
+                ));
             }
             _ => {}
         }
@@ -313,14 +338,23 @@ pub struct Deltas {
 /// Turns the proven effects of the consumed `entries` (same order, same length)
 /// into ledger writes and withdrawal outputs. Validators call this after the
 /// proof verified (the effects are bound by the deltas commitment).
-pub fn expand_deltas(entries: &[QueueEntry], effects: &[EntryEffect]) -> Result<Deltas, TransferError> {
+pub fn expand_deltas(
+    entries: &[QueueEntry],
+    effects: &[EntryEffect],
+) -> Result<Deltas, TransferError> {
     if entries.len() != effects.len() {
-        return Err(TransferError::MalformedDeltas("one effect per consumed entry expected"));
+        return Err(TransferError::MalformedDeltas(
+            "one effect per consumed entry expected",
+        ));
     }
     let mut out = Deltas::default();
     for (e, fx) in entries.iter().zip(effects) {
         match fx.status {
-            EntryStatus::Padding => return Err(TransferError::MalformedDeltas("padding effect among real entries")),
+            EntryStatus::Padding => {
+                return Err(TransferError::MalformedDeltas(
+                    "padding effect among real entries",
+                ));
+            }
             EntryStatus::Rejected => continue,
             EntryStatus::Applied => {}
         }
@@ -409,7 +443,14 @@ impl<S: NodeStore> Ledger<S> {
                 Some(n) => n,
                 None => self.account(w.index).map_or(0, |a| a.nonce),
             };
-            self.set_account(w.index, Account { key: w.key, balance: w.balance, nonce })?;
+            self.set_account(
+                w.index,
+                Account {
+                    key: w.key,
+                    balance: w.balance,
+                    nonce,
+                },
+            )?;
         }
         self.root()
     }
@@ -475,7 +516,11 @@ pub fn entry_applies(entry: &QueueEntry, from: Option<&Account>, to: Option<&Acc
         && entry.nonce != u64::MAX
         && from_balance >= entry.amount;
     let to_ok = entry.to_key != Fr::ZERO && to.is_none_or(|a| a.key == entry.to_key);
-    let credit_ok = to_ok && to.map_or(0, |a| a.balance).checked_add(entry.amount).is_some();
+    let credit_ok = to_ok
+        && to
+            .map_or(0, |a| a.balance)
+            .checked_add(entry.amount)
+            .is_some();
     match entry.kind {
         EntryKind::Padding => false,
         EntryKind::Deposit => credit_ok,
@@ -551,8 +596,14 @@ pub fn execute<S: NodeStore>(
             let a = from.ok_or(TransferError::MalformedDeltas("debit of an empty slot"))?;
             let updated = Account {
                 key: a.key,
-                balance: a.balance.checked_sub(entry.amount).ok_or(TransferError::MalformedDeltas("underflow"))?,
-                nonce: a.nonce.checked_add(1).ok_or(TransferError::MalformedDeltas("nonce overflow"))?,
+                balance: a
+                    .balance
+                    .checked_sub(entry.amount)
+                    .ok_or(TransferError::MalformedDeltas("underflow"))?,
+                nonce: a
+                    .nonce
+                    .checked_add(1)
+                    .ok_or(TransferError::MalformedDeltas("nonce overflow"))?,
             };
             ledger.set_account(entry.from_index, updated)?;
             effect.from_balance = updated.balance;
@@ -576,7 +627,9 @@ pub fn execute<S: NodeStore>(
             let (balance, nonce) = to.map_or((0, 0), |a| (a.balance, a.nonce));
             let updated = Account {
                 key: entry.to_key,
-                balance: balance.checked_add(entry.amount).ok_or(TransferError::MalformedDeltas("overflow"))?,
+                balance: balance
+                    .checked_add(entry.amount)
+                    .ok_or(TransferError::MalformedDeltas("overflow"))?,
                 nonce,
             };
             ledger.set_account(entry.to_index, updated)?;
@@ -592,7 +645,11 @@ pub fn execute<S: NodeStore>(
             queue = entry.queue_step(queue);
             effects.push(effect);
         }
-        witnesses.push(EntryWitness { entry, from: from_w, to: to_w });
+        witnesses.push(EntryWitness {
+            entry,
+            from: from_w,
+            to: to_w,
+        });
     }
     let public = PublicInputs {
         chain_id: chain_id.to_vec(),
@@ -610,7 +667,14 @@ pub fn execute<S: NodeStore>(
         queue_before,
         entries: witnesses,
     };
-    Ok((TransferOutcome { public, effects, deltas }, witness))
+    Ok((
+        TransferOutcome {
+            public,
+            effects,
+            deltas,
+        },
+        witness,
+    ))
 }
 
 /// The `transfer` program.

@@ -25,8 +25,24 @@ fn params(batch_size: usize) -> TransferParams {
 /// Ledger with account 1 (balance 100) and account 2 (balance u64::MAX - 5).
 fn ledger(p: &TransferParams) -> Ledger {
     let mut l = Ledger::new(p.tree);
-    l.set_account(1, Account { key: key(1), balance: 100, nonce: 0 }).unwrap();
-    l.set_account(2, Account { key: key(2), balance: u64::MAX - 5, nonce: 3 }).unwrap();
+    l.set_account(
+        1,
+        Account {
+            key: key(1),
+            balance: 100,
+            nonce: 0,
+        },
+    )
+    .unwrap();
+    l.set_account(
+        2,
+        Account {
+            key: key(2),
+            balance: u64::MAX - 5,
+            nonce: 3,
+        },
+    )
+    .unwrap();
     l
 }
 
@@ -38,17 +54,29 @@ fn run(p: &TransferParams, entries: &[QueueEntry]) -> (TransferOutcome, Transfer
 
 /// Synthesizes with `witness` and sets the public input to what the chain computes
 /// from `public`.
-fn synth(p: &TransferParams, witness: TransferWitness, public: &PublicInputs) -> TestConstraintSystem<Fr> {
+fn synth(
+    p: &TransferParams,
+    witness: TransferWitness,
+    public: &PublicInputs,
+) -> TestConstraintSystem<Fr> {
     let mut cs = TestConstraintSystem::<Fr>::new();
-    Transfer::circuit(p, Some(witness)).synthesize(&mut cs).unwrap();
+    Transfer::circuit(p, Some(witness))
+        .synthesize(&mut cs)
+        .unwrap();
     cs.set("public input/public input", public.commitment());
     cs
 }
 
 fn assert_unsatisfied(cs: &TestConstraintSystem<Fr>, expected: &str) {
-    assert!(!cs.is_satisfied(), "constraint system unexpectedly satisfied");
+    assert!(
+        !cs.is_satisfied(),
+        "constraint system unexpectedly satisfied"
+    );
     let which = cs.which_is_unsatisfied().unwrap_or("");
-    assert!(which.contains(expected), "unsatisfied constraint was {which:?}, expected {expected:?}");
+    assert!(
+        which.contains(expected),
+        "unsatisfied constraint was {which:?}, expected {expected:?}"
+    );
 }
 
 fn mixed_batch() -> Vec<QueueEntry> {
@@ -67,7 +95,12 @@ fn honest_batch_satisfies_and_matches_native() {
     let statuses: Vec<EntryStatus> = o.effects.iter().map(|e| e.status).collect();
     assert_eq!(
         statuses,
-        [EntryStatus::Applied, EntryStatus::Applied, EntryStatus::Applied, EntryStatus::Rejected]
+        [
+            EntryStatus::Applied,
+            EntryStatus::Applied,
+            EntryStatus::Applied,
+            EntryStatus::Rejected
+        ]
     );
     assert_eq!(after.account(5).unwrap().balance, 20);
     assert_eq!(after.account(5).unwrap().nonce, 1);
@@ -83,7 +116,10 @@ fn honest_batch_satisfies_and_matches_native() {
     let deltas = expand_deltas(&mixed_batch(), &o.effects).unwrap();
     assert_eq!(deltas, o.deltas);
     assert_eq!(mirror.apply_deltas(&deltas).unwrap(), o.public.new_root);
-    assert_eq!(deltas_commitment(&o.effects, p.batch_size).unwrap(), o.public.deltas_commitment);
+    assert_eq!(
+        deltas_commitment(&o.effects, p.batch_size).unwrap(),
+        o.public.deltas_commitment
+    );
 }
 
 #[test]
@@ -93,8 +129,23 @@ fn quaternary_tree_batch_satisfies() {
         tree: TreeConfig::new(Arity::Four, 2).unwrap(),
     };
     let mut l = Ledger::new(p.tree);
-    l.set_account(3, Account { key: key(3), balance: 9, nonce: 0 }).unwrap();
-    let (o, w) = execute(&p, CHAIN, &mut l, Fr::ZERO, &[QueueEntry::transfer(3, key(3), 14, key(14), 9, 0)]).unwrap();
+    l.set_account(
+        3,
+        Account {
+            key: key(3),
+            balance: 9,
+            nonce: 0,
+        },
+    )
+    .unwrap();
+    let (o, w) = execute(
+        &p,
+        CHAIN,
+        &mut l,
+        Fr::ZERO,
+        &[QueueEntry::transfer(3, key(3), 14, key(14), 9, 0)],
+    )
+    .unwrap();
     assert_eq!(o.effects[0].status, EntryStatus::Applied);
     let cs = synth(&p, w, &o.public);
     assert!(cs.is_satisfied(), "{:?}", cs.which_is_unsatisfied());
@@ -104,10 +155,10 @@ fn quaternary_tree_batch_satisfies() {
 fn rejected_entries_are_recorded_no_ops() {
     let p = params(4);
     let entries = [
-        QueueEntry::transfer(1, key(1), 3, key(3), 10, 7),     // wrong nonce
-        QueueEntry::deposit(2, key(2), 10),                    // credit overflow
-        QueueEntry::transfer(1, key(9), 3, key(3), 10, 0),     // key mismatch
-        QueueEntry::transfer(1, key(1), 1, key(1), 10, 0),     // self transfer
+        QueueEntry::transfer(1, key(1), 3, key(3), 10, 7), // wrong nonce
+        QueueEntry::deposit(2, key(2), 10),                // credit overflow
+        QueueEntry::transfer(1, key(9), 3, key(3), 10, 0), // key mismatch
+        QueueEntry::transfer(1, key(1), 1, key(1), 10, 0), // self transfer
     ];
     let (o, w, after) = run(&p, &entries);
     assert!(o.effects.iter().all(|e| e.status == EntryStatus::Rejected));
@@ -141,7 +192,12 @@ fn overdraft_cannot_be_applied() {
     assert_unsatisfied(&synth(&p, w2, &o.public), "old root matches");
     // And the chain's public input for an "applied" withdrawal does not match.
     let mut public = o.public.clone();
-    let forged = [EntryEffect { status: EntryStatus::Applied, from_balance: 0, from_nonce: 1, to_balance: 0 }];
+    let forged = [EntryEffect {
+        status: EntryStatus::Applied,
+        from_balance: 0,
+        from_nonce: 1,
+        to_balance: 0,
+    }];
     public.deltas_commitment = deltas_commitment(&forged, 1).unwrap();
     let (_, w3, _) = run(&p, &[QueueEntry::withdraw(1, key(1), 101, 0)]);
     assert_unsatisfied(&synth(&p, w3, &public), "public input matches");
@@ -183,7 +239,10 @@ fn key_mismatch_cannot_be_applied() {
 #[test]
 fn skipped_queue_entry_is_unsatisfied() {
     let p = params(2);
-    let entries = [QueueEntry::deposit(1, key(1), 1), QueueEntry::deposit(3, key(3), 2)];
+    let entries = [
+        QueueEntry::deposit(1, key(1), 1),
+        QueueEntry::deposit(3, key(3), 2),
+    ];
     let (o, mut w, _) = run(&p, &entries);
     // The prover drops the second entry (turns it into padding).
     w.entries[1].entry = QueueEntry::padding();
@@ -237,8 +296,16 @@ fn other_chain_or_program_is_unsatisfied() {
 
 #[test]
 fn malformed_deltas_are_rejected() {
-    let applied = EntryEffect { status: EntryStatus::Applied, from_balance: 1, from_nonce: 1, to_balance: 1 };
-    let rejected_nonzero = EntryEffect { status: EntryStatus::Rejected, ..applied };
+    let applied = EntryEffect {
+        status: EntryStatus::Applied,
+        from_balance: 1,
+        from_nonce: 1,
+        to_balance: 1,
+    };
+    let rejected_nonzero = EntryEffect {
+        status: EntryStatus::Rejected,
+        ..applied
+    };
     assert!(deltas_commitment(&[applied, applied], 1).is_err());
     assert!(deltas_commitment(&[rejected_nonzero], 1).is_err());
     assert!(deltas_commitment(&[EntryEffect::PADDING], 1).is_err());
