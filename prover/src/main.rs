@@ -189,3 +189,48 @@ fn main() -> Result<()> {
         Command::Bench(args) => bench::run(&args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_writes_strictly_decodable_keys_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = setup::SetupArgs {
+            program: "transfer".into(),
+            batch: 1,
+            depth: 2,
+            arity: 4,
+            out: dir.path().to_path_buf(),
+            insecure_seed: Some(1),
+        };
+        setup::run(&args).unwrap();
+        let vk_bytes = std::fs::read(dir.path().join("verifying_key.bin")).unwrap();
+        let vk = copro_circuits::encoding::decode_vk(&vk_bytes).unwrap();
+        let hash = std::fs::read_to_string(dir.path().join("verifying_key.sha256")).unwrap();
+        assert_eq!(
+            hash.trim(),
+            hex::encode(copro_circuits::encoding::vk_hash(&vk))
+        );
+        let pk = std::fs::File::open(dir.path().join("proving_key.bin")).unwrap();
+        let params = bellman::groth16::Parameters::<bls12_381::Bls12>::read(pk, false).unwrap();
+        assert!(params.vk == vk);
+        assert!(copro_circuits::verify::CheckedVerifyingKey::new(vk).is_ok());
+    }
+
+    #[test]
+    fn cli_rejects_bad_shapes_with_a_hint() {
+        assert!(tree_config(3, 4).is_err());
+        assert!(
+            tree_config(4, 17)
+                .unwrap_err()
+                .to_string()
+                .contains("arity^depth")
+        );
+        assert!(transfer_params("rewards", 1, 4, 2).is_err());
+        assert!(transfer_params("transfer", 0, 4, 2).is_err());
+        assert!(debug_poseidon(5, &["0x1".into()]).is_err());
+        assert!(debug_poseidon(3, &["0x0".into(), "0x1".into(), "0x2".into()]).is_ok());
+    }
+}
