@@ -191,7 +191,7 @@ fn bench_prove(arity: u32, depth: u32, batches: &[usize]) -> Result<()> {
         let bar = spinner(format!("proving B={b}"));
         let start = Instant::now();
         let proof = groth16::create_random_proof(
-            Transfer::circuit(&params, Some(witness)),
+            Transfer::circuit(&params, Some(witness.clone())),
             &setup.params,
             &mut rng,
         )
@@ -206,6 +206,11 @@ fn bench_prove(arity: u32, depth: u32, batches: &[usize]) -> Result<()> {
         let vk = CheckedVerifyingKey::new(setup.params.vk.clone())?;
         verify(&vk, &proof, x).map_err(|e| anyhow!("bench proof failed to verify: {e}"))?;
         println!("{label}.verified: true");
+        crate::breakdown::run(
+            &label,
+            Transfer::circuit(&params, Some(witness)),
+            &setup.params,
+        )?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod breakdown;
 mod setup;
 
 use std::path::PathBuf;
