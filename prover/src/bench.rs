@@ -188,6 +188,7 @@ fn bench_prove(arity: u32, depth: u32, batches: &[usize]) -> Result<()> {
             .map_err(|e| anyhow!("synthesis failed: {e}"))?;
         println!("{label}.synthesis_s: {:.3}", start.elapsed().as_secs_f64());
 
+        println!("{label}.loadavg_before_prove: {}", loadavg());
         let bar = spinner(format!("proving B={b}"));
         let start = Instant::now();
         let proof = groth16::create_random_proof(
@@ -281,12 +282,21 @@ fn bench_verify(n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The 1-minute load average (other processes compete for the 2 cores).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "machine.threads: {}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    println!("machine.loadavg_at_start: {}", loadavg());
     bench_poseidon(args.poseidon_iters);
     bench_constraints(&[(4, 16), (2, 32)])?;
     bench_verify(args.verify_proofs.max(2))?;

@@ -7,6 +7,7 @@
 
 mod bench;
 mod breakdown;
+mod demo;
 mod setup;
 
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ enum Command {
         #[arg(long)]
         public_input: String,
     },
+    /// Prove a synthetic batch with existing keys; write proof and public values.
+    ProveDemo(demo::DemoArgs),
     /// Benchmarks: constraints, setup, proving, verification, Poseidon.
     Bench(bench::BenchArgs),
 }
@@ -187,6 +190,7 @@ fn main() -> Result<()> {
             proof,
             public_input,
         } => verify_files(&vk, &proof, &public_input),
+        Command::ProveDemo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
     }
 }
@@ -218,6 +222,31 @@ mod tests {
         let params = bellman::groth16::Parameters::<bls12_381::Bls12>::read(pk, false).unwrap();
         assert!(params.vk == vk);
         assert!(copro_circuits::verify::CheckedVerifyingKey::new(vk).is_ok());
+
+        // Prove with those keys and verify the written files like a validator.
+        let out = dir.path().join("demo");
+        let demo = demo::DemoArgs {
+            keys: dir.path().to_path_buf(),
+            batch: 1,
+            depth: 2,
+            arity: 4,
+            chain_id: "copro-test".into(),
+            out: out.clone(),
+        };
+        demo::run(&demo).unwrap();
+        let public = std::fs::read_to_string(out.join("public.toml")).unwrap();
+        let x = public
+            .lines()
+            .next()
+            .unwrap()
+            .split('"')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let vk_path = dir.path().join("verifying_key.bin");
+        verify_files(&vk_path, &out.join("proof.bin"), &x).unwrap();
+        let other = fr_to_hex(&(fr_from_hex(&x).unwrap() + Fr::from(1u64)));
+        assert!(verify_files(&vk_path, &out.join("proof.bin"), &other).is_err());
     }
 
     #[test]
