@@ -39,6 +39,8 @@ pub mod tags {
     pub const PUBLIC_INPUT: u64 = 5;
     /// Byte strings such as the chain-id (sponge over packed bytes).
     pub const BYTES: u64 = 6;
+    /// Ledger account keys derived from addresses.
+    pub const ACCOUNT_KEY: u64 = 7;
 }
 
 /// x^5.

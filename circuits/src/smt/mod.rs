@@ -165,8 +165,12 @@ pub struct MerklePath {
 }
 
 impl MerklePath {
-    /// The root obtained by hashing `leaf` up this path.
-    pub fn root(&self, config: TreeConfig, leaf: Fr) -> Fr {
+    /// The root obtained by hashing `leaf` up this path; `None` if the path
+    /// does not have the shape of `config`.
+    pub fn root(&self, config: TreeConfig, leaf: Fr) -> Option<Fr> {
+        if !self.well_formed(config) {
+            return None;
+        }
         let mut cur = leaf;
         for (level, sibs) in self.siblings.iter().enumerate() {
             let pos = config.position(self.index, level as u32);
@@ -176,7 +180,7 @@ impl MerklePath {
             children.extend_from_slice(&sibs[pos..]);
             cur = node_hash(config.arity, &children);
         }
-        cur
+        Some(cur)
     }
 
     /// Whether this path has the shape of `config` and `index` fits it.
@@ -191,7 +195,7 @@ impl MerklePath {
 
     /// Membership: `leaf` sits at `self.index` under `root`.
     pub fn verify_membership(&self, config: TreeConfig, root: Fr, leaf: Fr) -> bool {
-        self.well_formed(config) && self.root(config, leaf) == root
+        self.root(config, leaf) == Some(root)
     }
 
     /// Non-membership: the slot at `self.index` is empty under `root`.

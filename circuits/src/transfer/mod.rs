@@ -41,6 +41,15 @@ pub enum EntryKind {
     Withdraw = 3,
 }
 
+/// The ledger key of an account address (the chain's address bytes):
+/// `sponge(ACCOUNT_KEY, bytes_to_fields(address))`. `None` in the
+/// (cryptographically negligible) case that it is zero, which is reserved for
+/// empty leaves; the chain then refuses the address.
+pub fn account_key(address: &[u8]) -> Option<Fr> {
+    let k = poseidon::sponge(tags::ACCOUNT_KEY, &crate::field::bytes_to_fields(address));
+    if k == Fr::ZERO { None } else { Some(k) }
+}
+
 /// A ledger account as committed in its leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account {

@@ -313,3 +313,11 @@ fn malformed_deltas_are_rejected() {
     assert!(deltas_commitment(&[EntryEffect::PADDING], 1).is_err());
     assert!(expand_deltas(&[QueueEntry::deposit(1, key(1), 1)], &[]).is_err());
 }
+
+#[test]
+fn account_keys_are_nonzero_and_distinct() {
+    let a = account_key(b"copro1alice").unwrap();
+    let b = account_key(b"copro1bob").unwrap();
+    assert_ne!(a, b);
+    assert_ne!(account_key(b""), account_key(b"\0"));
+}
