@@ -11,7 +11,7 @@
 //! ])
 //! ```
 //!
-//! The domain tag is [`tags::PUBLIC_INPUT`](crate::poseidon::tags::PUBLIC_INPUT)
+//! The domain tag is [`tags::PUBLIC_INPUT`]
 //! in the sponge's capacity, together with the input length (8).
 
 use bellman::{ConstraintSystem, SynthesisError};

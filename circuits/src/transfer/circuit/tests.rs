@@ -321,3 +321,52 @@ fn account_keys_are_nonzero_and_distinct() {
     assert_ne!(a, b);
     assert_ne!(account_key(b""), account_key(b"\0"));
 }
+
+#[test]
+fn random_batches_satisfy_and_mirror_matches() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(99);
+    let p = params(4);
+    let mut l = ledger(&p);
+    let mut mirror = ledger(&p);
+    let mut queue = Fr::ZERO;
+    let amounts = [0u64, 1, 7, 60, 100, u64::MAX - 1, u64::MAX];
+    for _ in 0..6 {
+        let n = rng.gen_range(0..=4usize);
+        let entries: Vec<QueueEntry> = (0..n)
+            .map(|_| {
+                let (i, j) = (rng.gen_range(0..8u32), rng.gen_range(0..8u32));
+                let amount = amounts[rng.gen_range(0..amounts.len())];
+                let nonce =
+                    l.account(i).map_or(0, |a| a.nonce) + u64::from(rng.gen_range(0..4u32) == 0);
+                match rng.gen_range(0..3) {
+                    0 => QueueEntry::deposit(j, key(u64::from(j)), amount),
+                    1 => QueueEntry::transfer(
+                        i,
+                        key(u64::from(i)),
+                        j,
+                        key(u64::from(j)),
+                        amount,
+                        nonce,
+                    ),
+                    _ => QueueEntry::withdraw(i, key(u64::from(i)), amount, nonce),
+                }
+            })
+            .collect();
+        let (o, w) = execute(&p, CHAIN, &mut l, queue, &entries).unwrap();
+        let cs = synth(&p, w, &o.public);
+        assert!(cs.is_satisfied(), "{:?}", cs.which_is_unsatisfied());
+        let deltas = expand_deltas(&entries, &o.effects).unwrap();
+        assert_eq!(mirror.apply_deltas(&deltas).unwrap(), o.public.new_root);
+        assert_eq!(
+            deltas_commitment(&o.effects, p.batch_size).unwrap(),
+            o.public.deltas_commitment
+        );
+        let mut q = queue;
+        for e in &entries {
+            q = e.queue_step(q);
+        }
+        assert_eq!(q, o.public.queue_after);
+        queue = q;
+    }
+}
