@@ -115,6 +115,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let elapsed = start.elapsed();
     bar.finish_and_clear();
     let x = Transfer::public_input(&outcome);
+    tracing::info!(entries = args.batch, seconds = elapsed.as_secs_f64(), public_input = %fr_to_hex(&x), "proof created");
     verify(&vk, &proof, x).map_err(|e| anyhow!("fresh proof does not verify: {e}"))?;
 
     std::fs::create_dir_all(&args.out)

@@ -83,6 +83,11 @@ pub fn generate(
         groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(params, None), rng)
             .map_err(|e| anyhow::anyhow!("parameter generation failed: {e}"))?;
     let elapsed = start.elapsed();
+    tracing::info!(
+        constraints = counts.constraints,
+        seconds = elapsed.as_secs_f64(),
+        "parameters generated"
+    );
     bar.inc(1);
     Ok(SetupResult {
         params: pk,
