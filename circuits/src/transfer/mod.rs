@@ -311,6 +311,32 @@ pub fn deltas_commitment(effects: &[EntryEffect], batch_size: usize) -> Result<F
     Ok(poseidon::sponge(tags::DELTAS, &elements))
 }
 
+/// The public input a validator expects for a submitted transfer proof,
+/// computed from chain state and the submitted effects only:
+/// `PublicInputs { chain_id, "transfer", PROGRAM_VERSION, old_root, new_root,
+/// queue_before, queue_after, deltas_commitment(effects, batch_size) }.commitment()`.
+pub fn public_input(
+    chain_id: &[u8],
+    old_root: Fr,
+    new_root: Fr,
+    queue_before: Fr,
+    queue_after: Fr,
+    effects: &[EntryEffect],
+    batch_size: usize,
+) -> Result<Fr, TransferError> {
+    Ok(PublicInputs {
+        chain_id: chain_id.to_vec(),
+        program_id: PROGRAM_ID.to_owned(),
+        program_version: PROGRAM_VERSION,
+        old_root,
+        new_root,
+        queue_before,
+        queue_after,
+        deltas_commitment: deltas_commitment(effects, batch_size)?,
+    }
+    .commitment())
+}
+
 /// One account write the chain's ledger mirror applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountWrite {

@@ -120,6 +120,17 @@ fn honest_batch_satisfies_and_matches_native() {
         deltas_commitment(&o.effects, p.batch_size).unwrap(),
         o.public.deltas_commitment
     );
+    let x = public_input(
+        CHAIN,
+        o.public.old_root,
+        o.public.new_root,
+        o.public.queue_before,
+        o.public.queue_after,
+        &o.effects,
+        p.batch_size,
+    )
+    .unwrap();
+    assert_eq!(x, o.public.commitment());
 }
 
 #[test]
