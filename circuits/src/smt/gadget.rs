@@ -147,6 +147,27 @@ mod tests {
     }
 
     #[test]
+    fn membership_gadget_accepts_members_and_rejects_others() {
+        for (arity, depth) in [(Arity::Two, 4), (Arity::Four, 3)] {
+            let t = setup(arity, depth);
+            let cfg = t.config();
+            let root = t.root().unwrap();
+            for (index, claimed) in [(3u64, None), (4, None), (3, Some(Fr::from(5u64)))] {
+                let leaf = claimed.unwrap_or_else(|| t.get(index).unwrap());
+                let path = t.path(index).unwrap();
+                let mut cs = TestConstraintSystem::<Fr>::new();
+                let idx = Lin::alloc(&mut cs, "idx", Some(Fr::from(index))).unwrap();
+                let bits = index_bits(&mut cs, cfg, &idx).unwrap();
+                let s = alloc_path(&mut cs, cfg, Some(&path.siblings)).unwrap();
+                let l = Lin::alloc(&mut cs, "leaf", Some(leaf)).unwrap();
+                let r = Lin::alloc(&mut cs, "root", Some(root)).unwrap();
+                enforce_membership(&mut cs, cfg, &l, &bits, &s, &r).unwrap();
+                assert_eq!(cs.is_satisfied(), claimed.is_none(), "index {index}");
+            }
+        }
+    }
+
+    #[test]
     fn update_gadget_matches_native_and_rejects_wrong_sibling() {
         for (arity, depth) in [(Arity::Two, 4), (Arity::Four, 3)] {
             for index in [0u64, 5, 13] {
