@@ -1,1 +1,266 @@
-fn main() {}
+//! `copro-prover`: key setup, debugging and benchmarks for copro circuits.
+//!
+//! This binary is not consensus code: it reads the clock to report timings,
+//! hence the crate-level allowance below.
+#![allow(clippy::disallowed_methods)]
+#![forbid(unsafe_code)]
+
+mod bench;
+mod breakdown;
+mod demo;
+mod setup;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use copro_circuits::count::ConstraintCounter;
+use copro_circuits::field::{Fr, fr_from_hex, fr_to_hex};
+use copro_circuits::program::Program;
+use copro_circuits::smt::{Arity, TreeConfig};
+use copro_circuits::transfer::{Transfer, TransferParams};
+
+/// copro prover operator tool.
+#[derive(Debug, Parser)]
+#[command(name = "copro-prover", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Single-party Groth16 key generation (localnet and dev chains ONLY).
+    Setup(setup::SetupArgs),
+    /// Inspection helpers.
+    Debug {
+        #[command(subcommand)]
+        what: DebugCommand,
+    },
+    /// Verify a proof file against a verifying key file and a public input.
+    Verify {
+        /// Verifying key (canonical encoding, as written by `setup`).
+        #[arg(long)]
+        vk: PathBuf,
+        /// Proof (192 bytes, canonical encoding).
+        #[arg(long)]
+        proof: PathBuf,
+        /// The public input, 0x-hex.
+        #[arg(long)]
+        public_input: String,
+    },
+    /// Prove a synthetic batch with existing keys; write proof and public values.
+    ProveDemo(demo::DemoArgs),
+    /// Benchmarks: constraints, setup, proving, verification, Poseidon.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DebugCommand {
+    /// Apply the Poseidon permutation to the given state and print the output
+    /// state, one 0x-hex element per line.
+    Poseidon {
+        /// Width t (3 or 5).
+        #[arg(long)]
+        width: usize,
+        /// The t input elements, 0x-hex (big-endian).
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
+    /// Count the constraints of a program circuit.
+    Constraints {
+        /// Program id.
+        #[arg(long, default_value = "transfer")]
+        program: String,
+        /// Batch size B.
+        #[arg(long)]
+        batch: usize,
+        /// Tree arity (2 or 4).
+        #[arg(long, default_value_t = 4)]
+        arity: u32,
+        /// Tree depth.
+        #[arg(long, default_value_t = 16)]
+        depth: u32,
+    },
+}
+
+/// Parses a tree shape from the CLI.
+pub fn tree_config(arity: u32, depth: u32) -> Result<TreeConfig> {
+    let a = match arity {
+        2 => Arity::Two,
+        4 => Arity::Four,
+        _ => bail!("--arity must be 2 or 4, got {arity}"),
+    };
+    TreeConfig::new(a, depth).with_context(|| {
+        format!("--depth {depth} with --arity {arity} is unsupported: need depth >= 1 and arity^depth <= 2^32")
+    })
+}
+
+/// Checks the program name and builds its parameters.
+pub fn transfer_params(
+    program: &str,
+    batch: usize,
+    arity: u32,
+    depth: u32,
+) -> Result<TransferParams> {
+    if program != Transfer::ID {
+        bail!("unknown program {program:?}; available: {}", Transfer::ID);
+    }
+    if batch == 0 || batch > copro_circuits::transfer::MAX_BATCH {
+        bail!(
+            "--batch must be between 1 and {}",
+            copro_circuits::transfer::MAX_BATCH
+        );
+    }
+    Ok(TransferParams {
+        batch_size: batch,
+        tree: tree_config(arity, depth)?,
+    })
+}
+
+fn debug_poseidon(width: usize, inputs: &[String]) -> Result<()> {
+    if width != 3 && width != 5 {
+        bail!("--width must be 3 or 5, got {width}");
+    }
+    if inputs.len() != width {
+        bail!(
+            "width {width} needs exactly {width} inputs, got {}",
+            inputs.len()
+        );
+    }
+    let mut state: Vec<Fr> = inputs
+        .iter()
+        .map(|s| fr_from_hex(s).with_context(|| format!("bad input {s:?}")))
+        .collect::<Result<_>>()?;
+    copro_circuits::poseidon::permute(&mut state);
+    for x in &state {
+        println!("{}", fr_to_hex(x));
+    }
+    Ok(())
+}
+
+fn verify_files(vk: &PathBuf, proof: &PathBuf, public_input: &str) -> Result<()> {
+    let vk_bytes = std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?;
+    let proof_bytes =
+        std::fs::read(proof).with_context(|| format!("reading {}", proof.display()))?;
+    let vk = copro_circuits::encoding::decode_vk(&vk_bytes).context("verifying key")?;
+    let vk = copro_circuits::verify::CheckedVerifyingKey::new(vk)?;
+    let proof = copro_circuits::encoding::decode_proof(&proof_bytes).context("proof")?;
+    let x = fr_from_hex(public_input)?;
+    copro_circuits::verify::verify(&vk, &proof, x)?;
+    println!("ok");
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Setup(args) => setup::run(&args),
+        Command::Debug {
+            what: DebugCommand::Poseidon { width, inputs },
+        } => debug_poseidon(width, &inputs),
+        Command::Debug {
+            what:
+                DebugCommand::Constraints {
+                    program,
+                    batch,
+                    arity,
+                    depth,
+                },
+        } => {
+            let params = transfer_params(&program, batch, arity, depth)?;
+            let c = ConstraintCounter::count(Transfer::circuit(&params, None), false)
+                .map_err(|e| anyhow::anyhow!("synthesis failed: {e}"))?;
+            println!(
+                "program={program} batch={batch} arity={arity} depth={depth} constraints={} aux={} public_inputs={}",
+                c.constraints,
+                c.aux,
+                c.inputs - 1
+            );
+            Ok(())
+        }
+        Command::Verify {
+            vk,
+            proof,
+            public_input,
+        } => verify_files(&vk, &proof, &public_input),
+        Command::ProveDemo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_writes_strictly_decodable_keys_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = setup::SetupArgs {
+            program: "transfer".into(),
+            batch: 1,
+            depth: 2,
+            arity: 4,
+            out: dir.path().to_path_buf(),
+            insecure_seed: Some(1),
+        };
+        setup::run(&args).unwrap();
+        let vk_bytes = std::fs::read(dir.path().join("verifying_key.bin")).unwrap();
+        let vk = copro_circuits::encoding::decode_vk(&vk_bytes).unwrap();
+        let hash = std::fs::read_to_string(dir.path().join("verifying_key.sha256")).unwrap();
+        assert_eq!(
+            hash.trim(),
+            hex::encode(copro_circuits::encoding::vk_hash(&vk))
+        );
+        let pk = std::fs::File::open(dir.path().join("proving_key.bin")).unwrap();
+        let params = bellman::groth16::Parameters::<bls12_381::Bls12>::read(pk, false).unwrap();
+        assert!(params.vk == vk);
+        assert!(copro_circuits::verify::CheckedVerifyingKey::new(vk).is_ok());
+
+        // Prove with those keys and verify the written files like a validator.
+        let out = dir.path().join("demo");
+        let demo = demo::DemoArgs {
+            keys: dir.path().to_path_buf(),
+            batch: 1,
+            depth: 2,
+            arity: 4,
+            chain_id: "copro-test".into(),
+            out: out.clone(),
+        };
+        demo::run(&demo).unwrap();
+        let public = std::fs::read_to_string(out.join("public.toml")).unwrap();
+        let x = public
+            .lines()
+            .next()
+            .unwrap()
+            .split('"')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let vk_path = dir.path().join("verifying_key.bin");
+        verify_files(&vk_path, &out.join("proof.bin"), &x).unwrap();
+        let other = fr_to_hex(&(fr_from_hex(&x).unwrap() + Fr::from(1u64)));
+        assert!(verify_files(&vk_path, &out.join("proof.bin"), &other).is_err());
+    }
+
+    #[test]
+    fn cli_rejects_bad_shapes_with_a_hint() {
+        assert!(tree_config(3, 4).is_err());
+        assert!(
+            tree_config(4, 17)
+                .unwrap_err()
+                .to_string()
+                .contains("arity^depth")
+        );
+        assert!(transfer_params("rewards", 1, 4, 2).is_err());
+        assert!(transfer_params("transfer", 0, 4, 2).is_err());
+        assert!(debug_poseidon(5, &["0x1".into()]).is_err());
+        assert!(debug_poseidon(3, &["0x0".into(), "0x1".into(), "0x2".into()]).is_ok());
+    }
+}
