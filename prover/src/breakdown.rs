@@ -16,6 +16,7 @@ use bellman::{Circuit, ConstraintSystem, Index, LinearCombination, SynthesisErro
 use bls12_381::{Bls12, G1Projective, G2Projective};
 use copro_circuits::field::Fr;
 use ff::Field;
+use group::prime::PrimeCurve;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -79,24 +80,14 @@ fn exps(values: &[Fr]) -> Arc<Vec<Exponent<Fr>>> {
     Arc::new(values.iter().map(Exponent::from).collect())
 }
 
-fn g1(worker: &Worker, bases: &Arc<Vec<bls12_381::G1Affine>>, values: &[Fr]) -> Result<f64> {
+/// Times one multi-exponentiation of `bases` by `values` (G1 or G2).
+fn timed_multiexp<G>(worker: &Worker, bases: &Arc<Vec<G::Affine>>, values: &[Fr]) -> Result<f64>
+where
+    G: PrimeCurve<Scalar = Fr>,
+{
     let n = bases.len().min(values.len());
     let start = Instant::now();
-    multiexp::<FullDensity, FullDensity, G1Projective, _>(
-        worker,
-        (bases.clone(), 0),
-        FullDensity,
-        exps(&values[..n]),
-    )
-    .wait()
-    .map_err(|e| anyhow!("{e}"))?;
-    Ok(start.elapsed().as_secs_f64())
-}
-
-fn g2(worker: &Worker, bases: &Arc<Vec<bls12_381::G2Affine>>, values: &[Fr]) -> Result<f64> {
-    let n = bases.len().min(values.len());
-    let start = Instant::now();
-    multiexp::<FullDensity, FullDensity, G2Projective, _>(
+    multiexp::<FullDensity, FullDensity, G, _>(
         worker,
         (bases.clone(), 0),
         FullDensity,
@@ -144,23 +135,23 @@ pub fn run<C: Circuit<Fr>>(label: &str, circuit: C, params: &Parameters<Bls12>) 
 
     println!(
         "{label}.phase.msm_h_g1_s: {:.3}",
-        g1(&worker, &params.h, &h_values)?
+        timed_multiexp::<G1Projective>(&worker, &params.h, &h_values)?
     );
     println!(
         "{label}.phase.msm_l_g1_s: {:.3}",
-        g1(&worker, &params.l, &w.aux)?
+        timed_multiexp::<G1Projective>(&worker, &params.l, &w.aux)?
     );
     println!(
         "{label}.phase.msm_a_g1_s: {:.3}",
-        g1(&worker, &params.a, &w.aux)?
+        timed_multiexp::<G1Projective>(&worker, &params.a, &w.aux)?
     );
     println!(
         "{label}.phase.msm_b_g1_s: {:.3}",
-        g1(&worker, &params.b_g1, &w.aux)?
+        timed_multiexp::<G1Projective>(&worker, &params.b_g1, &w.aux)?
     );
     println!(
         "{label}.phase.msm_b_g2_s: {:.3}",
-        g2(&worker, &params.b_g2, &w.aux)?
+        timed_multiexp::<G2Projective>(&worker, &params.b_g2, &w.aux)?
     );
     let bits = w
         .aux
