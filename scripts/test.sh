@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit tests, circuit tests and
 # the end-to-end tests against real CometBFT processes. Installs what is missing
-# first (scripts/setup.sh), and reuses one target dir for everything.
+# first (scripts/setup.sh; the cosmjs client with npm ci), and reuses one
+# target dir for everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -16,6 +17,14 @@ cargo build --workspace --bins --locked
 
 echo "== unit and circuit tests"
 cargo test --workspace --locked --exclude copro-integration
+
+echo "== cosmjs client used by an end-to-end test (npm ci when missing or stale)"
+cosmjs=integration/cosmjs
+command -v npm >/dev/null 2>&1 || { echo "test: npm is missing: install Node.js >= 18 with npm" >&2; exit 1; }
+if [ ! -f "$cosmjs/node_modules/.package-lock.json" ] \
+    || [ "$cosmjs/package-lock.json" -nt "$cosmjs/node_modules/.package-lock.json" ]; then
+    (cd "$cosmjs" && npm ci --no-audit --no-fund)
+fi
 
 echo "== end-to-end tests against real CometBFT (one localnet at a time: 2 cores)"
 COPRO_BIN_DIR="$CARGO_TARGET_DIR/debug" cargo test -p copro-integration --locked -- --test-threads=1
