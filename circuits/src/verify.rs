@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sha2::{Digest, Sha256};
 
-use crate::encoding::encode_proof;
+use crate::encoding::{encode_proof, vk_hash};
 use crate::field::{Fr, fr_to_be_bytes};
 
 /// Why a proof was not accepted.
@@ -70,9 +70,13 @@ pub fn verify(
 /// Deterministic batch randomness: a ChaCha20 stream seeded with SHA-256 of a
 /// domain string and every (proof, input) pair. Every validator derives the same
 /// scalars from the same proofs.
-fn batch_rng(items: &[(Proof<Bls12>, Fr)]) -> ChaCha20Rng {
+/// The batch weights come from a hash of everything the check depends on
+/// (the key, every proof and every input), Fiat-Shamir style: identical on
+/// every validator, and not steerable by whoever chose the proofs.
+fn batch_rng(vk: &CheckedVerifyingKey, items: &[(Proof<Bls12>, Fr)]) -> ChaCha20Rng {
     let mut h = Sha256::new();
     h.update(b"copro/groth16-batch/v1");
+    h.update(vk_hash(vk.vk()));
     for (proof, input) in items {
         h.update(encode_proof(proof));
         h.update(fr_to_be_bytes(input));
@@ -95,7 +99,7 @@ pub fn verify_batch(
     for (proof, input) in items {
         batch.queue((proof.clone(), vec![*input]));
     }
-    if batch.verify(batch_rng(items), &vk.vk).is_ok() {
+    if batch.verify(batch_rng(vk, items), &vk.vk).is_ok() {
         return vec![Ok(()); items.len()];
     }
     items.iter().map(|(p, x)| verify(vk, p, *x)).collect()
