@@ -78,6 +78,9 @@ pub struct App {
     /// reuses it when block hash and height match (so signatures are
     /// verified once per block, not twice).
     proposal: Option<(tendermint::Hash, u64, BlockRun)>,
+    /// Signatures that verified, so rechecks, PrepareProposal and
+    /// ProcessProposal do not verify the same signature again.
+    sig_cache: crate::sigcache::SignatureCache,
 }
 
 impl std::fmt::Debug for App {
@@ -151,6 +154,7 @@ impl App {
             check_state: None,
             pending: None,
             proposal: None,
+            sig_cache: crate::sigcache::SignatureCache::default(),
         }
     }
 
@@ -296,6 +300,7 @@ impl App {
             chain_id: &chain_id,
             height,
             mode: Mode::Check(&self.min_gas_price),
+            sig_cache: Some(&self.sig_cache),
         };
         let changes = {
             let mut delta = StateDelta::new(&*check_state);
@@ -330,6 +335,7 @@ impl App {
             chain_id: &chain_id,
             height,
             mode: Mode::Deliver,
+            sig_cache: Some(&self.sig_cache),
         };
         let mut runs = Vec::with_capacity(txs.len());
         for raw in txs {
@@ -388,6 +394,7 @@ impl App {
             chain_id: &chain_id,
             height,
             mode: Mode::Deliver,
+            sig_cache: Some(&self.sig_cache),
         };
         let mut kept = Vec::new();
         for raw in req.txs {

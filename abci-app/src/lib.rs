@@ -18,6 +18,7 @@ pub mod keyring;
 pub mod metrics;
 pub mod query;
 pub mod service;
+pub mod sigcache;
 pub mod tx;
 
 pub use app::{App, AppState};

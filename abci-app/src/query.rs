@@ -146,6 +146,7 @@ fn simulate(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
         chain_id: &chain_id,
         height,
         mode: Mode::Simulate,
+        sig_cache: None,
     };
     let mut delta = StateDelta::new(snapshot);
     let outcome = execute(&mut delta, &tx, &ctx).map_err(|e| e.error().clone())?;

@@ -420,6 +420,9 @@ pub struct Context<'a> {
     pub height: u64,
     /// Fee policy.
     pub mode: Mode<'a>,
+    /// Signatures known to verify (a cache never changes a verdict); `None`
+    /// verifies every time.
+    pub sig_cache: Option<&'a crate::sigcache::SignatureCache>,
 }
 
 /// Outcome of a tx that entered a block (or passed CheckTx).
@@ -584,7 +587,10 @@ fn run_ante<S: StateWrite>(
     }
     .encode_to_vec();
     let verified = match &tx.signature {
-        Some(sig) => pubkey.verify(&sign_doc, sig).is_ok(),
+        Some(sig) => match ctx.sig_cache {
+            Some(cache) => cache.verify(&pubkey, &sign_doc, sig),
+            None => pubkey.verify(&sign_doc, sig).is_ok(),
+        },
         None => simulate,
     };
     if !verified {
