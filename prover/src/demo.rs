@@ -23,15 +23,9 @@ pub struct DemoArgs {
     /// Directory written by `setup`.
     #[arg(long)]
     pub keys: PathBuf,
-    /// Batch size the keys were made for.
-    #[arg(long)]
-    pub batch: usize,
-    /// Tree depth the keys were made for.
-    #[arg(long, default_value_t = 16)]
-    pub depth: u32,
-    /// Tree arity the keys were made for.
-    #[arg(long, default_value_t = 4)]
-    pub arity: u32,
+    /// Circuit shape (the keys must have been made for it).
+    #[command(flatten)]
+    pub shape: crate::ShapeArgs,
     /// Chain-id bound into the proof.
     #[arg(long, default_value = "copro-local-1")]
     pub chain_id: String,
@@ -42,7 +36,7 @@ pub struct DemoArgs {
 
 /// Runs `prove-demo`.
 pub fn run(args: &DemoArgs) -> Result<()> {
-    let params = crate::transfer_params("transfer", args.batch, args.arity, args.depth)?;
+    let params = args.shape.params("transfer")?;
     let pk_path = args.keys.join("proving_key.bin");
     let file = std::fs::File::open(&pk_path).with_context(|| {
         format!(
@@ -92,7 +86,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         .iter()
         .copied()
         .cycle()
-        .take(args.batch)
+        .take(args.shape.batch)
         .collect();
     let batch = TransferBatch {
         queue_before: Fr::from(0u64),
@@ -103,7 +97,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         Transfer::execute(&params, args.chain_id.as_bytes(), &mut ledger, &batch)?;
     bar.set_message(format!(
         "proving batch of {} (no finer progress available from bellman)",
-        args.batch
+        args.shape.batch
     ));
     let start = Instant::now();
     let proof = groth16::create_random_proof(
@@ -115,7 +109,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let elapsed = start.elapsed();
     bar.finish_and_clear();
     let x = Transfer::public_input(&outcome);
-    tracing::info!(entries = args.batch, seconds = elapsed.as_secs_f64(), public_input = %fr_to_hex(&x), "proof created");
+    tracing::info!(entries = args.shape.batch, seconds = elapsed.as_secs_f64(), public_input = %fr_to_hex(&x), "proof created");
     verify(&vk, &proof, x).map_err(|e| anyhow!("fresh proof does not verify: {e}"))?;
 
     std::fs::create_dir_all(&args.out)
@@ -169,7 +163,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     std::fs::write(args.out.join("public.toml"), txt).context("writing public.toml")?;
     println!(
         "proved {} entries in {elapsed:.1?}; wrote {dir}/proof.bin and {dir}/public.toml\npublic input: {}",
-        args.batch,
+        args.shape.batch,
         fr_to_hex(&x),
         dir = args.out.display()
     );

@@ -72,16 +72,32 @@ enum DebugCommand {
         /// Program id.
         #[arg(long, default_value = "transfer")]
         program: String,
-        /// Batch size B.
-        #[arg(long)]
-        batch: usize,
-        /// Tree arity (2 or 4).
-        #[arg(long, default_value_t = 4)]
-        arity: u32,
-        /// Tree depth.
-        #[arg(long, default_value_t = 16)]
-        depth: u32,
+        /// Circuit shape.
+        #[command(flatten)]
+        shape: ShapeArgs,
     },
+}
+
+/// The shape of a transfer circuit: what a key pair is made for. A proving
+/// key, its verifying key and every proof must agree on all three.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ShapeArgs {
+    /// Batch size B (queue entries per proof).
+    #[arg(long)]
+    pub batch: usize,
+    /// Tree depth (production: 16 with arity 4, i.e. 2^32 accounts).
+    #[arg(long, default_value_t = 16)]
+    pub depth: u32,
+    /// Tree arity, 2 or 4.
+    #[arg(long, default_value_t = 4)]
+    pub arity: u32,
+}
+
+impl ShapeArgs {
+    /// Checked circuit parameters of `program` in this shape.
+    pub fn params(&self, program: &str) -> Result<TransferParams> {
+        transfer_params(program, self.batch, self.arity, self.depth)
+    }
 }
 
 /// Parses a tree shape from the CLI.
@@ -166,15 +182,14 @@ fn main() -> Result<()> {
             what: DebugCommand::Poseidon { width, inputs },
         } => debug_poseidon(width, &inputs),
         Command::Debug {
-            what:
-                DebugCommand::Constraints {
-                    program,
-                    batch,
-                    arity,
-                    depth,
-                },
+            what: DebugCommand::Constraints { program, shape },
         } => {
-            let params = transfer_params(&program, batch, arity, depth)?;
+            let params = shape.params(&program)?;
+            let ShapeArgs {
+                batch,
+                arity,
+                depth,
+            } = shape;
             let c = ConstraintCounter::count(Transfer::circuit(&params, None), false)
                 .map_err(|e| anyhow::anyhow!("synthesis failed: {e}"))?;
             println!(
@@ -204,9 +219,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let args = setup::SetupArgs {
             program: "transfer".into(),
-            batch: 1,
-            depth: 2,
-            arity: 4,
+            shape: ShapeArgs {
+                batch: 1,
+                depth: 2,
+                arity: 4,
+            },
             out: dir.path().to_path_buf(),
             insecure_seed: Some(1),
         };
@@ -227,9 +244,11 @@ mod tests {
         let out = dir.path().join("demo");
         let demo = demo::DemoArgs {
             keys: dir.path().to_path_buf(),
-            batch: 1,
-            depth: 2,
-            arity: 4,
+            shape: ShapeArgs {
+                batch: 1,
+                depth: 2,
+                arity: 4,
+            },
             chain_id: "copro-test".into(),
             out: out.clone(),
         };

@@ -26,15 +26,9 @@ pub struct SetupArgs {
     /// Program id.
     #[arg(long, default_value = "transfer")]
     pub program: String,
-    /// Batch size B.
-    #[arg(long)]
-    pub batch: usize,
-    /// Tree depth (production: 16 with arity 4).
-    #[arg(long, default_value_t = 16)]
-    pub depth: u32,
-    /// Tree arity, 2 or 4.
-    #[arg(long, default_value_t = 4)]
-    pub arity: u32,
+    /// Circuit shape (the keys must have been made for it).
+    #[command(flatten)]
+    pub shape: crate::ShapeArgs,
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -102,7 +96,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Runs `setup`.
 pub fn run(args: &SetupArgs) -> Result<()> {
-    let params = crate::transfer_params(&args.program, args.batch, args.arity, args.depth)?;
+    let params = args.shape.params(&args.program)?;
     tracing::warn!(
         "single-party setup: the machine running it can forge proofs; use these keys for localnet/dev chains only"
     );
@@ -141,8 +135,8 @@ pub fn run(args: &SetupArgs) -> Result<()> {
         Transfer::ID,
         Transfer::VERSION,
         params.batch_size,
-        args.arity,
-        args.depth,
+        args.shape.arity,
+        args.shape.depth,
         result.constraints,
     );
     write_file(&args.out.join("setup.toml"), info.as_bytes())?;
