@@ -319,6 +319,17 @@ impl App {
         }
     }
 
+    /// Context of executing a block's txs (PrepareProposal, ProcessProposal,
+    /// FinalizeBlock): no local fee policy, shared signature cache.
+    fn block_context<'a>(&'a self, chain_id: &'a str, height: u64) -> Context<'a> {
+        Context {
+            chain_id,
+            height,
+            mode: Mode::Deliver,
+            sig_cache: Some(&self.sig_cache),
+        }
+    }
+
     /// Executes `txs` as block `height` on the committed state.
     fn run_block(&self, txs: &[bytes::Bytes], height: u64) -> Result<BlockRun, Fatal> {
         let snapshot = self.storage.latest_snapshot()?;
@@ -331,12 +342,7 @@ impl App {
         }
         let mut delta = StateDelta::new(snapshot);
         let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
-        let ctx = Context {
-            chain_id: &chain_id,
-            height,
-            mode: Mode::Deliver,
-            sig_cache: Some(&self.sig_cache),
-        };
+        let ctx = self.block_context(&chain_id, height);
         let mut runs = Vec::with_capacity(txs.len());
         for raw in txs {
             let tx = match CheckedTx::decode(raw) {
@@ -390,12 +396,7 @@ impl App {
         let snapshot = self.storage.latest_snapshot()?;
         let mut delta = StateDelta::new(snapshot);
         let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
-        let ctx = Context {
-            chain_id: &chain_id,
-            height,
-            mode: Mode::Deliver,
-            sig_cache: Some(&self.sig_cache),
-        };
+        let ctx = self.block_context(&chain_id, height);
         let mut kept = Vec::new();
         for raw in req.txs {
             let len = proto_size_in_block(raw.len());
