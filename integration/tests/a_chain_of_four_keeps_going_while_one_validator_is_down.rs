@@ -22,17 +22,14 @@ async fn a_chain_of_four_keeps_going_while_one_validator_is_down_and_it_catches_
 
     let carol_before = balance(&c0, &carol.address).await?;
     let (account_number, sequence) = account_numbers(&c0, &alice.address).await?;
-    let tx = SendTx {
-        from: &alice,
-        to: &carol.address,
-        amount: 777,
-        fee: FEE,
-        gas: GAS,
-        chain_id: net.chain_id(),
+    let tx = SendTx::new(
+        &alice,
+        &carol.address,
+        777,
+        net.chain_id(),
         account_number,
         sequence,
-        memo: String::new(),
-    }
+    )
     .sign()?;
     let included = wait_included(&c0, broadcast_ok(&c0, tx).await?).await?;
     assert_eq!(included.code, 0, "{}", included.log);

@@ -24,16 +24,15 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
     let alice_before = balance(&c, &alice.address).await?;
     let bob_before = balance(&c, &bob.address).await?;
     let (account_number, sequence) = account_numbers(&c, &alice.address).await?;
-    let good = || SendTx {
-        from: &alice,
-        to: &bob.address,
-        amount: 1_000,
-        fee: FEE,
-        gas: GAS,
-        chain_id: net.chain_id(),
-        account_number,
-        sequence,
-        memo: String::new(),
+    let good = || {
+        SendTx::new(
+            &alice,
+            &bob.address,
+            1_000,
+            net.chain_id(),
+            account_number,
+            sequence,
+        )
     };
 
     let mut cases: Vec<(&str, Vec<u8>, u32, &str)> = Vec::new();

@@ -20,15 +20,15 @@ async fn coprod_killed_with_sigkill_recovers_by_replay_with_the_same_app_hash() 
     let rounds = 3u64;
     for round in 0..rounds {
         let tx = SendTx {
-            from: &alice,
-            to: &dave.address,
-            amount: 1,
-            fee: FEE,
-            gas: GAS,
-            chain_id: net.chain_id(),
-            account_number,
-            sequence,
             memo: format!("round {round}"),
+            ..SendTx::new(
+                &alice,
+                &dave.address,
+                1,
+                net.chain_id(),
+                account_number,
+                sequence,
+            )
         }
         .sign()?;
         let hash = broadcast_ok(&c0, tx).await?;

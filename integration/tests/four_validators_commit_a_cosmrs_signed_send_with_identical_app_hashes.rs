@@ -23,15 +23,15 @@ async fn four_validators_commit_a_cosmrs_signed_send_with_identical_app_hashes()
     let (account_number, sequence) = account_numbers(&via, &alice.address).await?;
     let amount = 12_345;
     let tx = SendTx {
-        from: &alice,
-        to: &bob.address,
-        amount,
-        fee: FEE,
-        gas: GAS,
-        chain_id: net.chain_id(),
-        account_number,
-        sequence,
         memo: "e2e".into(),
+        ..SendTx::new(
+            &alice,
+            &bob.address,
+            amount,
+            net.chain_id(),
+            account_number,
+            sequence,
+        )
     }
     .sign()?;
     let included = wait_included(&via, broadcast_ok(&via, tx).await?).await?;

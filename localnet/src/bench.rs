@@ -16,7 +16,7 @@ use serde::Serialize;
 use tendermint_rpc::{Client, HttpClient};
 
 use crate::net::Localnet;
-use crate::wallet::{FEE, GAS, SendTx, Wallet, account_numbers, broadcast_ok, wait_included};
+use crate::wallet::{FEE, SendTx, Wallet, account_numbers, broadcast_ok, wait_included};
 
 /// What a bench run measured.
 #[derive(Debug, Serialize)]
@@ -71,17 +71,14 @@ pub async fn run(net: &Localnet, senders: usize, per_sender: usize) -> anyhow::R
         let mut txs = Vec::with_capacity(per_sender);
         for n in 0..per_sender {
             txs.push(
-                SendTx {
-                    from: wallet,
+                SendTx::new(
+                    wallet,
                     to,
-                    amount: 1,
-                    fee: FEE,
-                    gas: GAS,
-                    chain_id: &state.chain_id,
+                    1,
+                    &state.chain_id,
                     account_number,
-                    sequence: sequence + u64::try_from(n)?,
-                    memo: String::new(),
-                }
+                    sequence + u64::try_from(n)?,
+                )
                 .sign()?,
             );
         }
@@ -195,15 +192,15 @@ async fn fund_senders(
     let mut last = None;
     for (n, wallet) in wallets.iter().enumerate() {
         let tx = SendTx {
-            from: funder,
-            to: &wallet.address,
-            amount: need,
-            fee: FEE,
-            gas: GAS,
-            chain_id,
-            account_number,
-            sequence: sequence + u64::try_from(n)?,
             memo: "bench funding".into(),
+            ..SendTx::new(
+                funder,
+                &wallet.address,
+                need,
+                chain_id,
+                account_number,
+                sequence + u64::try_from(n)?,
+            )
         }
         .sign()?;
         last = Some(

@@ -92,7 +92,30 @@ pub struct SendTx<'a> {
     pub memo: String,
 }
 
-impl SendTx<'_> {
+impl<'a> SendTx<'a> {
+    /// A send of `amount` with the usual fee ([`FEE`]), gas ([`GAS`]) and no
+    /// memo; change any field with struct-update syntax.
+    pub fn new(
+        from: &'a Wallet,
+        to: &'a AccountId,
+        amount: u128,
+        chain_id: &'a str,
+        account_number: u64,
+        sequence: u64,
+    ) -> Self {
+        Self {
+            from,
+            to,
+            amount,
+            fee: FEE,
+            gas: GAS,
+            chain_id,
+            account_number,
+            sequence,
+            memo: String::new(),
+        }
+    }
+
     /// Builds and signs the tx with cosmrs alone (SIGN_MODE_DIRECT), as any
     /// Cosmos client would, and returns the `TxRaw` bytes.
     pub fn sign(&self) -> anyhow::Result<Vec<u8>> {
