@@ -131,6 +131,25 @@ async fn block(
     (fin.app_hash.as_bytes().to_vec(), fin)
 }
 
+/// The `Simulate` query for `raw`, as cosmjs sends it for a fee of "auto".
+async fn simulate(
+    s: &mut Split,
+    raw: &cosmrs::proto::cosmos::tx::v1beta1::TxRaw,
+) -> response::Query {
+    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
+        tx_bytes: raw.encode_to_vec(),
+        ..Default::default()
+    };
+    query(
+        s,
+        "/cosmos.tx.v1beta1.Service/Simulate",
+        req.encode_to_vec(),
+        0,
+        false,
+    )
+    .await
+}
+
 fn balance_req(addr: &copro_auth::Address) -> Vec<u8> {
     bank::QueryBalanceRequest {
         address: addr.to_string(),
@@ -399,18 +418,7 @@ async fn simulate_reports_gas_and_events_without_a_signature() {
         });
     let mut raw = parts.sign_raw(&alice);
     raw.signatures = vec![vec![]];
-    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
-        tx_bytes: raw.encode_to_vec(),
-        ..Default::default()
-    };
-    let q = query(
-        &mut s,
-        "/cosmos.tx.v1beta1.Service/Simulate",
-        req.encode_to_vec(),
-        0,
-        false,
-    )
-    .await;
+    let q = simulate(&mut s, &raw).await;
     assert_eq!(q.code.value(), 0, "{}", q.log);
     let resp =
         cosmrs::proto::cosmos::tx::v1beta1::SimulateResponse::decode(q.value.as_ref()).unwrap();
@@ -450,18 +458,7 @@ async fn simulate_reports_gas_and_events_without_a_signature() {
     // A simulated overdraft reports its code.
     let mut raw = TxParts::send(&alice, &bob.address, "2000000", 0, 0).sign_raw(&alice);
     raw.signatures = vec![vec![]];
-    let req = cosmrs::proto::cosmos::tx::v1beta1::SimulateRequest {
-        tx_bytes: raw.encode_to_vec(),
-        ..Default::default()
-    };
-    let q = query(
-        &mut s,
-        "/cosmos.tx.v1beta1.Service/Simulate",
-        req.encode_to_vec(),
-        0,
-        false,
-    )
-    .await;
+    let q = simulate(&mut s, &raw).await;
     assert_eq!(q.code.value(), 5, "{}", q.log);
 }
 
