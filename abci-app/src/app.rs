@@ -52,8 +52,8 @@ pub struct AppState {
 }
 
 /// A local fault (store failure, genesis misconfiguration) that must stop
-/// the node: returned as an error to tower-abci, which halts CometBFT. Never
-/// caused by transaction contents.
+/// the node: answered with an ABCI exception, on which CometBFT halts (see
+/// [`crate::service`]). Never caused by transaction or query contents.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Fatal(pub String);
@@ -264,11 +264,15 @@ impl App {
     /// fails anywhere (including its messages) is refused and changes nothing.
     pub fn check_tx(&mut self, req: request::CheckTx) -> response::CheckTx {
         let resp = self.check_tx_inner(req);
-        if let Some(m) = crate::metrics::metrics() {
-            m.check_tx
-                .with_label_values(&[&resp.code.value().to_string()])
-                .inc();
-        }
+        count_check_tx(&resp);
+        resp
+    }
+
+    /// Refuses a CheckTx request that never reached the pipeline (it could
+    /// not be read, or the handler failed), counted like any other answer.
+    pub fn refuse_tx(&self, e: TxError) -> response::CheckTx {
+        let resp = check_tx_error(e, 0, 0);
+        count_check_tx(&resp);
         resp
     }
 
@@ -575,6 +579,14 @@ fn ensure_check_state<'a>(
     }
     slot.as_mut()
         .ok_or_else(|| Fatal("check state missing".into()))
+}
+
+fn count_check_tx(resp: &response::CheckTx) {
+    if let Some(m) = crate::metrics::metrics() {
+        m.check_tx
+            .with_label_values(&[&resp.code.value().to_string()])
+            .inc();
+    }
 }
 
 fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::CheckTx {

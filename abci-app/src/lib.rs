@@ -5,7 +5,8 @@
 //!   execution) shared by CheckTx and block execution;
 //! - [`app`]: the ABCI handlers over the Merkle store;
 //! - [`query`]: ABCI query routes (gRPC paths, `/store/key` with ICS-23 proofs);
-//! - [`service`]: the tower-abci server;
+//! - [`server`]: the ABCI socket server (framing, decoding that never
+//!   fails, one app thread); [`service`]: what each request is answered;
 //! - [`config`], [`keyring`], [`client`]: CLI support;
 //! - [`metrics`]: Prometheus metrics.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod keyring;
 pub mod metrics;
 pub mod query;
+pub mod server;
 pub mod service;
 pub mod sigcache;
 pub mod tx;

@@ -581,7 +581,7 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
             _ = term.recv() => {}
         }
     };
-    coprod::service::serve(app, addr, shutdown).await?;
+    coprod::server::serve(app, addr, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

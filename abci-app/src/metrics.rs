@@ -84,23 +84,84 @@ pub fn render() -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
-/// Serves `GET /metrics` (any path, in fact) on `addr` forever.
+/// Largest request head read from a metrics client.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// How long a metrics client may take to send its request.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves Prometheus' scrape endpoint on `addr` forever: `GET /metrics`
+/// (or `HEAD`) answers the text exposition, any other path 404, any other
+/// method 405, anything that is not an HTTP request 400. The answer is
+/// decided by the request line alone; one request per connection.
 pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving Prometheus metrics");
+    tracing::info!(%addr, "serving Prometheus metrics on /metrics");
     loop {
-        let (mut socket, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            let mut request = [0u8; 1024];
-            // The request is not interpreted; read what arrived and answer.
-            let _ = socket.read(&mut request).await;
-            let body = render();
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-        });
+        let (socket, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a metrics connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        tokio::spawn(answer_scrape(socket));
+    }
+}
+
+async fn answer_scrape(mut socket: tokio::net::TcpStream) {
+    let head = tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut socket)).await;
+    let (status, body) = match head.ok().and_then(|h| h.ok()) {
+        Some(head) => route(&head),
+        None => return,
+    };
+    let (content_type, body) = match body {
+        Some(text) => ("text/plain; version=0.0.4", text),
+        None => ("text/plain", format!("{status}\n")),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+/// Reads until the end of the request head (a blank line), the end of the
+/// stream or [`MAX_REQUEST_HEAD`] bytes.
+async fn read_head(socket: &mut tokio::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while head.len() < MAX_REQUEST_HEAD && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    Ok(head)
+}
+
+/// Status line and body (None: a short text naming the status) for a
+/// request head.
+fn route(head: &[u8]) -> (&'static str, Option<String>) {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.trim_end().split(' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return ("400 Bad Request", None);
+    };
+    if !version.starts_with("HTTP/") {
+        return ("400 Bad Request", None);
+    }
+    let path = target.split('?').next().unwrap_or_default();
+    match (method, path) {
+        ("GET", "/metrics") => ("200 OK", Some(render())),
+        ("HEAD", "/metrics") => ("200 OK", Some(String::new())),
+        (_, "/metrics") => ("405 Method Not Allowed", None),
+        _ => ("404 Not Found", None),
     }
 }
 
@@ -108,24 +169,50 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    async fn get(addr: SocketAddr, request: &[u8]) -> String {
+        let mut body = String::new();
+        for _ in 0..50 {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+                s.write_all(request).await.unwrap();
+                s.read_to_string(&mut body).await.unwrap();
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("metrics server did not start");
+    }
+
     #[tokio::test]
-    async fn metrics_are_rendered_and_served_over_http() {
+    async fn metrics_are_served_on_slash_metrics_and_nothing_else() {
         metrics().unwrap().check_tx.with_label_values(&["0"]).inc();
         assert!(render().contains("coprod_check_tx_total{code=\"0\"}"));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
         tokio::spawn(serve(addr));
-        let mut body = String::new();
-        for _ in 0..50 {
-            if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
-                s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").await.unwrap();
-                s.read_to_string(&mut body).await.unwrap();
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let body = get(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
         assert!(body.contains("coprod_committed_height"));
+        let body = get(addr, b"GET /metrics?x=1 HTTP/1.0\r\n\r\n").await;
+        assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+        for (request, status) in [
+            (&b"GET / HTTP/1.1\r\n\r\n"[..], "404"),
+            (b"GET /metricsX HTTP/1.1\r\n\r\n", "404"),
+            (b"GET /abci_query?path=0x2FFF HTTP/1.1\r\n\r\n", "404"),
+            (b"POST /metrics HTTP/1.1\r\n\r\n", "405"),
+            (b"\x00\xff\xfe garbage\r\n\r\n", "400"),
+            (b"GET\r\n\r\n", "400"),
+        ] {
+            let body = get(addr, request).await;
+            assert!(
+                body.starts_with(&format!("HTTP/1.1 {status}")),
+                "{request:?} -> {body}"
+            );
+            assert!(!body.contains("coprod_committed_height"), "{body}");
+        }
+        // A client that sends an endless head gets an answer after the cap.
+        let endless = vec![b'a'; 3 * MAX_REQUEST_HEAD];
+        let body = get(addr, &endless).await;
+        assert!(body.starts_with("HTTP/1.1 400"), "{body}");
     }
 }

@@ -41,12 +41,19 @@ pub fn handle(storage: &Storage, req: request::Query) -> response::Query {
     match answer(storage, &req) {
         Ok(resp) => resp,
         Err(e) => response::Query {
-            code: AbciCode::from(e.code.value()),
-            log: e.log,
-            codespace: copro_auth::error::CODESPACE.to_string(),
             height: req.height,
-            ..Default::default()
+            ..error_response(e)
         },
+    }
+}
+
+/// The answer to a query that failed: its code and log (codespace `sdk`).
+pub fn error_response(e: TxError) -> response::Query {
+    response::Query {
+        code: AbciCode::from(e.code.value()),
+        log: e.log,
+        codespace: copro_auth::error::CODESPACE.to_string(),
+        ..Default::default()
     }
 }
 

@@ -1,29 +1,34 @@
-//! The tower service CometBFT talks to: one [`AbciService`] owning the
-//! [`App`], split by `tower_abci::v038::split` into the four connection
-//! services. The split buffer serialises every request, so consensus
-//! requests run in order and never concurrently with CheckTx or queries.
+//! What the app answers to each ABCI request: one [`AbciService`] owning the
+//! [`App`], called by the [`server`](crate::server) for every request of
+//! every connection, one at a time, in arrival order (so consensus requests
+//! never run concurrently with CheckTx or queries).
 //!
-//! Failure policy: transaction and query contents can never make the
-//! service return `Err` or panic (every handler turns failures into response
-//! codes, and a panic in CheckTx/Query is caught and answered with code 1).
-//! Only local faults in consensus requests ([`Fatal`]: store failure,
-//! genesis misconfiguration, a panic while executing a block) return `Err`,
-//! which closes the connection and halts CometBFT — stopping is the only
-//! safe answer when this node can no longer compute the state. Under
-//! `coprod start` the process then exits with code 1.
+//! Failure policy:
+//! - Nothing a client or a peer sends can make this service fail or
+//!   panic: every handler turns failures into response codes, a panic in
+//!   CheckTx or Query is caught and answered with code 1, and a request of
+//!   a known kind that cannot be read ([`Incoming::Malformed`]) is answered
+//!   in kind: a query or CheckTx gets an error code and a log, a proposal
+//!   is rejected (or proposed empty), a vote extension or a snapshot is
+//!   refused.
+//! - Only local faults in consensus requests ([`Fatal`]: a store failure, a
+//!   genesis the app cannot apply, a panic while executing a block, a
+//!   FinalizeBlock or InitChain the app cannot read) end in an ABCI
+//!   `exception`, on which CometBFT stops: halting is the only safe answer
+//!   when this node can no longer compute the state. Under `coprod start`
+//!   the process then exits with code 1 so a supervisor sees it.
 
-use std::future::{Ready, ready};
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::task::{Context, Poll};
 
-use tendermint::abci::Code as AbciCode;
-use tendermint::v0_38::abci::{Request, Response, response};
-use tower_abci::BoxError;
+use copro_auth::{Code, TxError};
+use tendermint::abci::response::ApplySnapshotChunkResult;
+use tendermint::v0_38::abci::{Request, Response, request, response};
+use tendermint_proto::v0_38::abci as pb;
 
 use crate::app::{App, Fatal};
+use crate::server::decode::{Incoming, Kind};
 
-/// The whole ABCI application as one tower service.
+/// The whole ABCI application as one service.
 #[derive(Debug)]
 pub struct AbciService {
     app: App,
@@ -47,6 +52,34 @@ impl AbciService {
         self
     }
 
+    /// Answers one request. Always answers: a [`Fatal`] error becomes an
+    /// ABCI exception (or ends the process, see [`Self::exit_on_fatal`]).
+    pub fn call(&mut self, incoming: Incoming) -> pb::Response {
+        // Queries, CheckTx and block execution catch their own panics; this
+        // covers the rest (Info, Commit, ...), so no panic can leave a
+        // process whose app thread is gone.
+        let answer = catch_unwind(AssertUnwindSafe(|| match incoming {
+            Incoming::Request(request) => self.handle(request),
+            Incoming::Malformed { kind, reason } => self.handle_malformed(kind, &reason),
+        }))
+        .unwrap_or_else(|_| Err(Fatal("an ABCI handler panicked".into())));
+        match answer {
+            Ok(response) => response.into(),
+            Err(fatal) => self.fatal(&fatal.0),
+        }
+    }
+
+    /// The answer to a local fault: logged, then the process ends (under
+    /// `coprod start`) or CometBFT is told with an exception.
+    pub fn fatal(&self, reason: &str) -> pb::Response {
+        tracing::error!(error = %reason, "fatal: stopping consensus");
+        if self.exit_on_fatal {
+            eprintln!("coprod: fatal: {reason}");
+            std::process::exit(1);
+        }
+        exception(format!("fatal: {reason}"))
+    }
+
     fn handle(&mut self, req: Request) -> Result<Response, Fatal> {
         let app = &mut self.app;
         Ok(match req {
@@ -58,23 +91,12 @@ impl AbciService {
             Request::InitChain(r) => Response::InitChain(app.init_chain(r)?),
             Request::Query(r) => Response::Query(
                 catch_unwind(AssertUnwindSafe(|| app.query(r))).unwrap_or_else(|_| {
-                    response::Query {
-                        code: AbciCode::from(copro_auth::Code::Internal.value()),
-                        log: "internal error: query handler panicked".into(),
-                        codespace: "sdk".into(),
-                        ..Default::default()
-                    }
+                    crate::query::error_response(TxError::internal("query handler panicked"))
                 }),
             ),
             Request::CheckTx(r) => Response::CheckTx(
-                catch_unwind(AssertUnwindSafe(|| app.check_tx(r))).unwrap_or_else(|_| {
-                    response::CheckTx {
-                        code: AbciCode::from(copro_auth::Code::Internal.value()),
-                        log: "internal error: CheckTx panicked".into(),
-                        codespace: "sdk".into(),
-                        ..Default::default()
-                    }
-                }),
+                catch_unwind(AssertUnwindSafe(|| app.check_tx(r)))
+                    .unwrap_or_else(|_| app.refuse_tx(TxError::internal("CheckTx panicked"))),
             ),
             Request::Commit => Response::Commit(app.commit()?),
             Request::PrepareProposal(r) => {
@@ -84,73 +106,114 @@ impl AbciService {
                 Response::ProcessProposal(guard(|| app.process_proposal(r))?)
             }
             Request::FinalizeBlock(r) => Response::FinalizeBlock(guard(|| app.finalize_block(r))?),
-            Request::ExtendVote(_) => Response::ExtendVote(response::ExtendVote {
-                vote_extension: Default::default(),
-            }),
-            Request::VerifyVoteExtension(_) => {
-                Response::VerifyVoteExtension(response::VerifyVoteExtension::Accept)
-            }
+            Request::ExtendVote(_) => no_vote_extension(),
+            Request::VerifyVoteExtension(r) => verify_vote_extension(Some(&r)),
             Request::ListSnapshots => Response::ListSnapshots(Default::default()),
-            Request::OfferSnapshot(_) => Response::OfferSnapshot(response::OfferSnapshot::Reject),
-            Request::LoadSnapshotChunk(_) => Response::LoadSnapshotChunk(Default::default()),
-            Request::ApplySnapshotChunk(_) => {
-                Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
-                    result: tendermint::abci::response::ApplySnapshotChunkResult::Abort,
-                    refetch_chunks: vec![],
-                    reject_senders: vec![],
-                })
+            Request::OfferSnapshot(_) => refuse_snapshot(Kind::OfferSnapshot),
+            Request::LoadSnapshotChunk(_) => refuse_snapshot(Kind::LoadSnapshotChunk),
+            Request::ApplySnapshotChunk(_) => refuse_snapshot(Kind::ApplySnapshotChunk),
+        })
+    }
+
+    /// Answers a request of `kind` whose contents could not be read.
+    fn handle_malformed(&mut self, kind: Kind, reason: &str) -> Result<Response, Fatal> {
+        let app = &mut self.app;
+        Ok(match kind {
+            // Clients' input: a code and a log for them, nothing to log here
+            // beyond debug (anyone can send these).
+            Kind::Query => {
+                tracing::debug!(%reason, "answered a malformed query");
+                Response::Query(crate::query::error_response(TxError::new(
+                    Code::InvalidRequest,
+                    format!("malformed query: {reason}"),
+                )))
+            }
+            Kind::CheckTx => {
+                tracing::debug!(%reason, "refused a malformed CheckTx");
+                Response::CheckTx(app.refuse_tx(TxError::new(
+                    Code::TxDecode,
+                    format!("malformed CheckTx request: {reason}"),
+                )))
+            }
+            // Requests whose contents the app does not use: answered as if
+            // they were well-formed.
+            Kind::Echo => Response::Echo(response::Echo {
+                message: String::new(),
+            }),
+            Kind::Flush => Response::Flush,
+            Kind::Info => Response::Info(app.info()?),
+            Kind::Commit => Response::Commit(app.commit()?),
+            Kind::ListSnapshots => Response::ListSnapshots(Default::default()),
+            Kind::ExtendVote => no_vote_extension(),
+            Kind::OfferSnapshot | Kind::LoadSnapshotChunk | Kind::ApplySnapshotChunk => {
+                tracing::warn!(%kind, %reason, "refused a malformed snapshot request");
+                refuse_snapshot(kind)
+            }
+            // Peers' data: refusing is safe and deterministic (every node
+            // sees the same bytes).
+            Kind::VerifyVoteExtension => {
+                tracing::warn!(%reason, "rejected a malformed vote extension");
+                verify_vote_extension(None)
+            }
+            Kind::ProcessProposal => {
+                tracing::warn!(%reason, "rejected a proposal that cannot be read");
+                Response::ProcessProposal(response::ProcessProposal::Reject)
+            }
+            Kind::PrepareProposal => {
+                tracing::warn!(%reason, "proposing an empty block: the request cannot be read");
+                Response::PrepareProposal(response::PrepareProposal { txs: vec![] })
+            }
+            // No safe answer: a decided block or a genesis the app cannot
+            // read means this node cannot compute the state.
+            Kind::FinalizeBlock | Kind::InitChain => {
+                return Err(Fatal(format!(
+                    "this app cannot read the {kind} request CometBFT sent ({reason})"
+                )));
             }
         })
+    }
+}
+
+/// An ABCI `exception` response, CometBFT's "the app cannot go on".
+pub fn exception(error: impl Into<String>) -> pb::Response {
+    pb::Response {
+        value: Some(pb::response::Value::Exception(pb::ResponseException {
+            error: error.into(),
+        })),
+    }
+}
+
+/// copro never extends votes.
+fn no_vote_extension() -> Response {
+    Response::ExtendVote(response::ExtendVote {
+        vote_extension: Default::default(),
+    })
+}
+
+/// copro's own extensions are always empty, so a non-empty (or unreadable)
+/// one did not come from a correct copro validator.
+fn verify_vote_extension(req: Option<&request::VerifyVoteExtension>) -> Response {
+    Response::VerifyVoteExtension(match req {
+        Some(r) if r.vote_extension.is_empty() => response::VerifyVoteExtension::Accept,
+        _ => response::VerifyVoteExtension::Reject,
+    })
+}
+
+/// copro serves no state-sync snapshots and takes none (state sync is not
+/// supported yet).
+fn refuse_snapshot(kind: Kind) -> Response {
+    match kind {
+        Kind::OfferSnapshot => Response::OfferSnapshot(response::OfferSnapshot::Reject),
+        Kind::LoadSnapshotChunk => Response::LoadSnapshotChunk(Default::default()),
+        _ => Response::ApplySnapshotChunk(response::ApplySnapshotChunk {
+            result: ApplySnapshotChunkResult::Abort,
+            refetch_chunks: vec![],
+            reject_senders: vec![],
+        }),
     }
 }
 
 fn guard<T>(f: impl FnOnce() -> Result<T, Fatal>) -> Result<T, Fatal> {
     catch_unwind(AssertUnwindSafe(f))
         .unwrap_or_else(|_| Err(Fatal("block execution panicked".into())))
-}
-
-impl tower::Service<Request> for AbciService {
-    type Response = Response;
-    type Error = BoxError;
-    type Future = Ready<Result<Response, BoxError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let exit = self.exit_on_fatal;
-        ready(self.handle(req).map_err(|e| {
-            tracing::error!(error = %e, "fatal: stopping consensus");
-            if exit {
-                eprintln!("coprod: fatal: {e}");
-                std::process::exit(1);
-            }
-            BoxError::from(e)
-        }))
-    }
-}
-
-/// Serves `app` over ABCI on `addr` until `shutdown` resolves.
-pub async fn serve(
-    app: App,
-    addr: SocketAddr,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let (consensus, mempool, snapshot, info) =
-        tower_abci::v038::split::service(AbciService::new(app).exit_on_fatal(), 16);
-    let server = tower_abci::v038::Server::builder()
-        .consensus(consensus)
-        .mempool(mempool)
-        .snapshot(snapshot)
-        .info(info)
-        .finish()
-        .ok_or_else(|| anyhow::anyhow!("ABCI server is missing a service"))?;
-    tokio::select! {
-        res = server.listen_tcp(addr) => res.map_err(|e| anyhow::anyhow!("ABCI server failed: {e}")),
-        () = shutdown => {
-            tracing::info!("shutting down");
-            Ok(())
-        }
-    }
 }

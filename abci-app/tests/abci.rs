@@ -1,9 +1,10 @@
-//! The app driven through the tower-abci services, as CometBFT drives it.
+//! The app driven through its ABCI socket server, as CometBFT drives it.
 
 mod common;
 
 use common::*;
 use copro_bank::BankRead;
+use coprod::server::frame;
 use coprod::service::AbciService;
 use cosmrs::proto::cosmos::auth::v1beta1::{
     BaseAccount, QueryAccountRequest, QueryAccountResponse,
@@ -12,19 +13,37 @@ use cosmrs::proto::cosmos::bank::v1beta1 as bank;
 use prost::Message;
 use tendermint::v0_38::abci::{
     ConsensusRequest, ConsensusResponse, InfoRequest, InfoResponse, MempoolRequest,
-    MempoolResponse, request, response,
+    MempoolResponse, Request, Response, request, response,
 };
-use tower::{Service, ServiceExt};
+use tendermint_proto::v0_38::abci as pb;
 
-type Split = (
-    tower_abci::v038::split::Consensus<AbciService>,
-    tower_abci::v038::split::Mempool<AbciService>,
-    tower_abci::v038::split::Snapshot<AbciService>,
-    tower_abci::v038::split::Info<AbciService>,
-);
+/// A server over an app in a directory, and one connection to it. Dropping
+/// it closes the connection and stops the server, which releases the store.
+struct Split {
+    conn: tokio::net::TcpStream,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
 
-/// Opens the store in `dir`, waiting for a previous app's worker task (which
-/// owns the database until it notices its handles are gone) to let go.
+impl Split {
+    /// One request, one answer; an ABCI exception is `Err` with its text.
+    async fn call(&mut self, req: Request) -> Result<Response, String> {
+        frame::write(&mut self.conn, &pb::Request::from(req))
+            .await
+            .unwrap();
+        let body = frame::read(&mut self.conn, frame::MAX_FRAME_BYTES)
+            .await
+            .unwrap()
+            .expect("the server closed the connection");
+        let answer = pb::Response::decode(body.as_slice()).unwrap();
+        if let Some(pb::response::Value::Exception(e)) = answer.value {
+            return Err(e.error);
+        }
+        Ok(Response::try_from(answer).unwrap())
+    }
+}
+
+/// Opens the store in `dir`, waiting for a previous app's thread (which
+/// owns the database until its server has stopped) to let go.
 async fn open_storage(dir: &std::path::Path) -> copro_store::Storage {
     for _ in 0..200 {
         if let Ok(storage) = copro_store::Storage::open(dir.join("store.redb")) {
@@ -40,23 +59,32 @@ async fn services(dir: &std::path::Path) -> Split {
         open_storage(dir).await,
         coprod::tx::GasPrice::parse("0.025ucopro").unwrap(),
     );
-    tower_abci::v038::split::service(AbciService::new(app), 4)
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(coprod::server::run(
+        listener,
+        AbciService::new(app),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Split {
+        conn: tokio::net::TcpStream::connect(addr).await.unwrap(),
+        _stop: stop,
+    }
 }
 
 async fn consensus(s: &mut Split, req: ConsensusRequest) -> ConsensusResponse {
-    s.0.ready().await.unwrap().call(req).await.unwrap()
+    s.call(req.into()).await.unwrap().try_into().unwrap()
 }
 
 async fn check(s: &mut Split, tx: Vec<u8>) -> response::CheckTx {
-    match s
-        .1
-        .ready()
+    let answer = s
+        .call(MempoolRequest::CheckTx(check_req(tx)).into())
         .await
-        .unwrap()
-        .call(MempoolRequest::CheckTx(check_req(tx)))
-        .await
-        .unwrap()
-    {
+        .unwrap();
+    match MempoolResponse::try_from(answer).unwrap() {
         MempoolResponse::CheckTx(r) => r,
     }
 }
@@ -68,7 +96,7 @@ async fn info(s: &mut Split) -> response::Info {
         p2p_version: 8,
         abci_version: "2.0.0".into(),
     });
-    match s.3.ready().await.unwrap().call(req).await.unwrap() {
+    match InfoResponse::try_from(s.call(req.into()).await.unwrap()).unwrap() {
         InfoResponse::Info(r) => r,
         other => panic!("unexpected {other:?}"),
     }
@@ -87,7 +115,7 @@ async fn query(
         height: height.try_into().unwrap(),
         prove,
     });
-    match s.3.ready().await.unwrap().call(req).await.unwrap() {
+    match InfoResponse::try_from(s.call(req.into()).await.unwrap()).unwrap() {
         InfoResponse::Query(r) => r,
         other => panic!("unexpected {other:?}"),
     }
@@ -389,15 +417,10 @@ async fn init_chain_after_a_crash_before_the_first_block_reuses_genesis() {
     assert_eq!(info(&mut s).await.last_block_height.value(), 0);
     assert_eq!(init(&mut s, genesis(&[(&alice, 5)])).await, first);
     // A different genesis over the same store is a fatal misconfiguration.
-    let other =
-        s.0.ready()
-            .await
-            .unwrap()
-            .call(ConsensusRequest::InitChain(init_chain_req(genesis(&[(
-                &alice, 6,
-            )]))))
-            .await;
-    assert!(other.unwrap_err().to_string().contains("different genesis"));
+    let other = s
+        .call(Request::InitChain(init_chain_req(genesis(&[(&alice, 6)]))))
+        .await;
+    assert!(other.unwrap_err().contains("different genesis"));
 }
 
 #[tokio::test]
