@@ -41,6 +41,9 @@ pub mod tags {
     pub const BYTES: u64 = 6;
     /// Ledger account keys derived from addresses.
     pub const ACCOUNT_KEY: u64 = 7;
+    /// Leaf of the chain's root-history accumulator:
+    /// `hash2(ROOT_HISTORY, height, root)`.
+    pub const ROOT_HISTORY: u64 = 8;
 }
 
 /// x^5.

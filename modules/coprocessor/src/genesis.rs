@@ -1,0 +1,137 @@
+//! The coprocessor section of the genesis `app_state` (JSON):
+//!
+//! ```json
+//! {"params": {"ledger_denom": "ucopro", "tree_arity": 4, "tree_depth": 16,
+//!             "inclusion_delay_blocks": 0},
+//!  "authority": "copro1...", "prover": "copro1...",
+//!  "programs": [{"id": "transfer", "version": 1, "verifying_key": "<hex>",
+//!                "batch_size": 8, "tree_arity": 4, "tree_depth": 16}]}
+//! ```
+//!
+//! The ledger starts empty (root of the empty tree, recorded as the first
+//! entry of the root history at height 0), the queue starts empty with hash
+//! chain `q_0 = 0`, there are no results. Programs are registered active,
+//! at most one version per id; `vk_hash` may be given and is then checked.
+
+use copro_auth::Address;
+use copro_circuits::smt::empty_roots;
+use copro_store::StateWrite;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoproCode, CoproError, Result};
+use crate::history::{self, RootHistory};
+use crate::record::{fr_bytes, genesis_queue, pb, tree_config};
+use crate::registry::ProgramSpec;
+use crate::view::{CoproRead, CoproWrite};
+
+/// Genesis parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisParams {
+    /// Bank denom of the ledger.
+    pub ledger_denom: String,
+    /// Ledger tree arity (2 or 4).
+    pub tree_arity: u32,
+    /// Ledger tree depth.
+    pub tree_depth: u32,
+    /// K: a proof must settle every request older than K blocks (0: off).
+    #[serde(default)]
+    pub inclusion_delay_blocks: u64,
+}
+
+/// A genesis program version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisProgram {
+    /// Registry id.
+    pub id: String,
+    /// Version.
+    pub version: u32,
+    /// Verifying key, canonical encoding, hex.
+    pub verifying_key: String,
+    /// SHA-256 of the key, hex (optional; checked when given).
+    #[serde(default)]
+    pub vk_hash: String,
+    /// Batch size B.
+    pub batch_size: u32,
+    /// Tree arity of the circuit.
+    pub tree_arity: u32,
+    /// Tree depth of the circuit.
+    pub tree_depth: u32,
+}
+
+/// The coprocessor genesis section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisState {
+    /// Parameters.
+    pub params: GenesisParams,
+    /// The authority.
+    pub authority: String,
+    /// The prover.
+    pub prover: String,
+    /// Registered programs.
+    #[serde(default)]
+    pub programs: Vec<GenesisProgram>,
+}
+
+fn genesis_error(log: impl Into<String>) -> CoproError {
+    CoproError::new(CoproCode::InvalidRequest, log)
+}
+
+fn unhex(s: &str, what: &str) -> Result<Vec<u8>> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map_err(|e| genesis_error(format!("{what} is not hex: {e}")))
+}
+
+impl GenesisState {
+    /// Writes the genesis state.
+    pub fn init<S: StateWrite + ?Sized>(&self, state: &mut S) -> Result<()> {
+        let p = &self.params;
+        let tree = tree_config(p.tree_arity, p.tree_depth)?;
+        if p.ledger_denom.is_empty() {
+            return Err(genesis_error("params.ledger_denom is empty"));
+        }
+        let params = pb::Params {
+            ledger_denom: p.ledger_denom.clone(),
+            tree_arity: p.tree_arity,
+            tree_depth: p.tree_depth,
+            inclusion_delay_blocks: p.inclusion_delay_blocks,
+        };
+        state.put_params(&params);
+        state.put_authority(Address::parse(&self.authority)?.as_str());
+        state.put_prover(Address::parse(&self.prover)?.as_str());
+        for g in &self.programs {
+            if !state.program_versions(&g.id, 1)?.is_empty() {
+                return Err(genesis_error(format!(
+                    "program '{}' is listed twice: genesis registers one version per id",
+                    g.id
+                )));
+            }
+            let spec = ProgramSpec {
+                id: g.id.clone(),
+                version: g.version,
+                verifying_key: unhex(&g.verifying_key, "verifying_key")?,
+                vk_hash: unhex(&g.vk_hash, "vk_hash")?,
+                batch_size: g.batch_size,
+                tree_arity: g.tree_arity,
+                tree_depth: g.tree_depth,
+            };
+            state.put_program(&spec.validate(&params, 0)?);
+        }
+        let root = empty_roots(tree)[tree.depth as usize];
+        let mut history = RootHistory::new();
+        let history_index = history
+            .append(history::leaf(0, root))
+            .map_err(CoproError::internal)?;
+        state.put_root_history(&history);
+        state.put_root_record(&pb::RootRecord {
+            set_height: 0,
+            root: fr_bytes(&root),
+            history_index,
+            history_root: fr_bytes(&history.root()),
+        });
+        state.put_queue_state(&genesis_queue());
+        Ok(())
+    }
+}

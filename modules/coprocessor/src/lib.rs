@@ -1,0 +1,34 @@
+//! copro's coprocessor module: the chain side of proven computation.
+//!
+//! - a **ledger** of accounts committed by a Poseidon sparse Merkle tree;
+//!   the chain keeps the current root, a root-history accumulator
+//!   ([`history`]) and a mirror of the leaves (balances readable and
+//!   provable), but never computes a Merkle path;
+//! - a **request queue** ([`requests`]): deposits (bank → escrow),
+//!   transfers and withdrawals are validated and queued with one Poseidon
+//!   hash each, never executed by validators;
+//! - a **program registry** and the single **prover** ([`registry`]),
+//!   changed only by the authority;
+//! - **`MsgSubmitProof`** ([`submit`]): a Groth16 proof that settles the
+//!   next requests, checked cheapest first, verified once per node
+//!   ([`submit::Verifier`]), applied as proven balance deltas.
+//!
+//! State keys are in [`state_key`]; values are the `copro.coprocessor.v1`
+//! protobuf messages (`copro-proto`). Rejections have their own codes
+//! ([`error::CoproCode`], codespace `copro`).
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod genesis;
+pub mod history;
+pub mod record;
+pub mod registry;
+pub mod requests;
+pub mod state_key;
+pub mod submit;
+pub mod verdict;
+pub mod view;
+
+pub use error::{CODESPACE, CoproCode, CoproError};
+pub use view::{CoproRead, CoproWrite};

@@ -1,0 +1,320 @@
+//! Ledger requests: validated and queued by validators, never executed by
+//! them. Each costs the chain one Poseidon hash (the queue chain step) and a
+//! few store writes; the ledger changes only when a proof settles it.
+//!
+//! Leaf indices: an address gets the next free index the first time it is
+//! credited (a deposit, or a transfer to it) and keeps it for ever.
+//!
+//! Debits (transfers and withdrawals) carry the nonce the sender's leaf will
+//! have when the entry is settled: the mirrored nonce plus the debits of the
+//! sender still in the queue. A debit that would overdraw once the queued
+//! debits are settled is refused here, so queued debits settle in order and
+//! one refused debit cannot make every later one miss its nonce.
+
+use copro_auth::{Address, Event, module_address};
+use copro_bank::{BankWrite, Coin, Coins};
+use copro_circuits::transfer::{QueueEntry, account_key};
+use copro_store::StateWrite;
+
+use crate::error::{CoproCode, CoproError, Result};
+use crate::record::{fr_bytes, fr_of, pb, pending, stored_entry, tree_config};
+use crate::view::{CoproRead, CoproWrite};
+
+/// Most requests the queue holds unsettled; more are refused until the
+/// prover catches up (bounds the state an idle prover lets grow).
+pub const MAX_PENDING: u64 = 1 << 20;
+
+/// The module account that holds deposited coins until they are withdrawn.
+pub fn escrow_address() -> Address {
+    module_address("copro/escrow")
+}
+
+/// `MsgDeposit`: bank coins of `signer` → escrow, credited to the signer's
+/// ledger account when settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deposit {
+    /// Depositor (signs the tx).
+    pub signer: Address,
+    /// Amount of the ledger denom.
+    pub amount: u64,
+}
+
+/// `MsgTransfer`: ledger → ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// Sender (signs the tx).
+    pub signer: Address,
+    /// Recipient.
+    pub recipient: Address,
+    /// Amount.
+    pub amount: u64,
+}
+
+/// `MsgWithdraw`: ledger → bank, paid out of escrow when settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withdraw {
+    /// Owner of the ledger account (signs the tx).
+    pub signer: Address,
+    /// Amount.
+    pub amount: u64,
+}
+
+fn nonzero(amount: u64) -> Result<()> {
+    if amount == 0 {
+        return Err(CoproError::new(
+            CoproCode::InvalidAmount,
+            "amount must be positive",
+        ));
+    }
+    Ok(())
+}
+
+impl Deposit {
+    /// Stateless checks.
+    pub fn check_stateless(&self) -> Result<()> {
+        nonzero(self.amount)
+    }
+}
+
+impl Transfer {
+    /// Stateless checks.
+    pub fn check_stateless(&self) -> Result<()> {
+        nonzero(self.amount)?;
+        if self.signer == self.recipient {
+            return Err(CoproError::new(
+                CoproCode::InvalidRequest,
+                "a ledger transfer to yourself changes nothing; name another recipient",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Withdraw {
+    /// Stateless checks.
+    pub fn check_stateless(&self) -> Result<()> {
+        nonzero(self.amount)
+    }
+}
+
+/// The account key of `address`.
+fn key_of(address: &Address) -> Result<bls12_381::Scalar> {
+    account_key(&address.to_bytes())
+        .ok_or_else(|| CoproError::internal("address hashes to the reserved key 0"))
+}
+
+/// The ledger account of `address`, binding it to the next free leaf index
+/// if it has none. A new account shows balance 0 until a credit settles.
+fn account_or_bind<S: StateWrite + ?Sized>(
+    state: &mut S,
+    address: &Address,
+) -> Result<pb::LedgerAccount> {
+    if let Some(account) = state.ledger_account(address.as_str())? {
+        return Ok(account);
+    }
+    let params = state.params()?;
+    let tree = tree_config(params.tree_arity, params.tree_depth)?;
+    let index = state.next_index()?;
+    if index >= tree.capacity() {
+        return Err(CoproError::new(
+            CoproCode::LedgerFull,
+            format!("the ledger's {} leaves are all taken", tree.capacity()),
+        ));
+    }
+    let account = pb::LedgerAccount {
+        address: address.as_str().to_string(),
+        ledger_index: u32::try_from(index).map_err(CoproError::internal)?,
+        key: fr_bytes(&key_of(address)?),
+        balance: 0,
+        nonce: 0,
+    };
+    state.put_ledger_account(&account);
+    state.put_next_index(index + 1);
+    Ok(account)
+}
+
+/// The ledger account of `address`, which must exist.
+fn existing_account<S: CoproRead + ?Sized>(
+    state: &S,
+    address: &Address,
+    who: &str,
+) -> Result<pb::LedgerAccount> {
+    state.ledger_account(address.as_str())?.ok_or_else(|| {
+        CoproError::new(
+            CoproCode::NoLedgerAccount,
+            format!("{who} {address} has no ledger account: deposit first"),
+        )
+    })
+}
+
+/// Reserves a debit of `amount` from `account`: returns the nonce the entry
+/// must carry. Refused if the balance left after the queued debits is short.
+fn reserve_debit<S: StateWrite + ?Sized>(
+    state: &mut S,
+    account: &pb::LedgerAccount,
+    amount: u64,
+) -> Result<u64> {
+    let mut pending = state.pending_debits(account.ledger_index)?;
+    let available = account.balance.saturating_sub(pending.amount);
+    if amount > available {
+        return Err(CoproError::new(
+            CoproCode::InsufficientLedgerBalance,
+            format!(
+                "ledger balance {} minus {} in queued debits leaves {available}, less than {amount}",
+                account.balance, pending.amount
+            ),
+        ));
+    }
+    let entry_nonce = account
+        .nonce
+        .checked_add(pending.count)
+        .filter(|n| *n < u64::MAX)
+        .ok_or_else(|| CoproError::new(CoproCode::InvalidRequest, "ledger nonce exhausted"))?;
+    pending.count += 1;
+    pending.amount = pending
+        .amount
+        .checked_add(amount)
+        .ok_or_else(|| CoproError::internal("pending debits overflow"))?;
+    state.put_pending_debits(account.ledger_index, pending);
+    Ok(entry_nonce)
+}
+
+/// Appends `entry` to the queue: one hash-chain step. Returns its sequence
+/// number.
+fn enqueue<S: StateWrite + ?Sized>(
+    state: &mut S,
+    entry: &QueueEntry,
+    from: Option<&Address>,
+    to: Option<&Address>,
+    height: u64,
+) -> Result<u64> {
+    let params = state.params()?;
+    let tree = tree_config(params.tree_arity, params.tree_depth)?;
+    entry.validate(tree, 0).map_err(|e| {
+        CoproError::new(
+            CoproCode::InvalidRequest,
+            format!("queue entry refused: {e}"),
+        )
+    })?;
+    let mut queue = state.queue_state()?;
+    if pending(&queue) >= MAX_PENDING {
+        return Err(CoproError::new(
+            CoproCode::QueueFull,
+            format!("{MAX_PENDING} requests wait for the prover already; try again later"),
+        ));
+    }
+    let seq = queue.next_sequence;
+    let head = entry.queue_step(fr_of(&queue.head_hash, "stored queue head")?);
+    state.put_queued(&stored_entry(
+        seq,
+        entry,
+        from.map(Address::as_str),
+        to.map(Address::as_str),
+        height,
+        &head,
+    ));
+    queue.next_sequence = seq
+        .checked_add(1)
+        .ok_or_else(|| CoproError::internal("queue sequence overflow"))?;
+    queue.head_hash = fr_bytes(&head);
+    state.put_queue_state(&queue);
+    Ok(seq)
+}
+
+fn enqueued_event(kind: &str, seq: u64, attributes: Vec<(&str, String)>) -> Event {
+    let mut all = vec![("seq", seq.to_string())];
+    all.extend(attributes);
+    Event::new(format!("copro_{kind}_enqueued"), all)
+}
+
+/// Executes a deposit: escrows the coins and queues the credit.
+pub fn deposit<S: StateWrite + ?Sized>(
+    state: &mut S,
+    msg: &Deposit,
+    height: u64,
+) -> Result<(u64, Vec<Event>)> {
+    msg.check_stateless()?;
+    let denom = state.params()?.ledger_denom;
+    let coins = Coins::new(vec![Coin::new(denom.clone(), u128::from(msg.amount))?])?;
+    state.transfer(&msg.signer, &escrow_address(), &coins)?;
+    let account = account_or_bind(state, &msg.signer)?;
+    let entry = QueueEntry::deposit(account.ledger_index, key_of(&msg.signer)?, msg.amount);
+    let seq = enqueue(state, &entry, None, Some(&msg.signer), height)?;
+    Ok((
+        seq,
+        vec![enqueued_event(
+            "deposit",
+            seq,
+            vec![
+                ("address", msg.signer.to_string()),
+                ("ledger_index", account.ledger_index.to_string()),
+                ("amount", format!("{}{denom}", msg.amount)),
+            ],
+        )],
+    ))
+}
+
+/// Executes a transfer request: reserves the debit and queues it.
+pub fn transfer<S: StateWrite + ?Sized>(
+    state: &mut S,
+    msg: &Transfer,
+    height: u64,
+) -> Result<(u64, Vec<Event>)> {
+    msg.check_stateless()?;
+    let from = existing_account(state, &msg.signer, "sender")?;
+    let to = account_or_bind(state, &msg.recipient)?;
+    let nonce = reserve_debit(state, &from, msg.amount)?;
+    let entry = QueueEntry::transfer(
+        from.ledger_index,
+        key_of(&msg.signer)?,
+        to.ledger_index,
+        key_of(&msg.recipient)?,
+        msg.amount,
+        nonce,
+    );
+    let seq = enqueue(
+        state,
+        &entry,
+        Some(&msg.signer),
+        Some(&msg.recipient),
+        height,
+    )?;
+    Ok((
+        seq,
+        vec![enqueued_event(
+            "transfer",
+            seq,
+            vec![
+                ("sender", msg.signer.to_string()),
+                ("recipient", msg.recipient.to_string()),
+                ("amount", msg.amount.to_string()),
+                ("nonce", nonce.to_string()),
+            ],
+        )],
+    ))
+}
+
+/// Executes a withdrawal request: reserves the debit and queues it.
+pub fn withdraw<S: StateWrite + ?Sized>(
+    state: &mut S,
+    msg: &Withdraw,
+    height: u64,
+) -> Result<(u64, Vec<Event>)> {
+    msg.check_stateless()?;
+    let from = existing_account(state, &msg.signer, "owner")?;
+    let nonce = reserve_debit(state, &from, msg.amount)?;
+    let entry = QueueEntry::withdraw(from.ledger_index, key_of(&msg.signer)?, msg.amount, nonce);
+    let seq = enqueue(state, &entry, Some(&msg.signer), None, height)?;
+    Ok((
+        seq,
+        vec![enqueued_event(
+            "withdraw",
+            seq,
+            vec![
+                ("address", msg.signer.to_string()),
+                ("amount", msg.amount.to_string()),
+                ("nonce", nonce.to_string()),
+            ],
+        )],
+    ))
+}
