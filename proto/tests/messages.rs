@@ -231,13 +231,11 @@ fn every_message_round_trips_with_every_field_set() {
             signer: "copro1alice".into(),
             recipient: "copro1bob".into(),
             amount: 20,
-            nonce: 4,
         }),
         check_round_trip(MsgTransferResponse { sequence: 9 }),
         check_round_trip(MsgWithdraw {
             signer: "copro1alice".into(),
             amount: 30,
-            nonce: 5,
         }),
         check_round_trip(MsgWithdrawResponse { sequence: 10 }),
         check_round_trip(MsgSubmitProof {

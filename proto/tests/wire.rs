@@ -28,22 +28,20 @@ fn user_messages_have_fixed_field_numbers() {
         },
     );
     assert_wire(
-        // 1: signer "a"; 2: recipient "b"; 3: amount 5; 4: nonce 7.
-        &[0x0a, 0x01, b'a', 0x12, 0x01, b'b', 0x18, 0x05, 0x20, 0x07],
+        // 1: signer "a"; 2: recipient "b"; 3: amount 5.
+        &[0x0a, 0x01, b'a', 0x12, 0x01, b'b', 0x18, 0x05],
         MsgTransfer {
             signer: "a".into(),
             recipient: "b".into(),
             amount: 5,
-            nonce: 7,
         },
     );
     assert_wire(
-        // 1: signer "a"; 2: amount 5; 3: nonce 7.
-        &[0x0a, 0x01, b'a', 0x10, 0x05, 0x18, 0x07],
+        // 1: signer "a"; 2: amount 5.
+        &[0x0a, 0x01, b'a', 0x10, 0x05],
         MsgWithdraw {
             signer: "a".into(),
             amount: 5,
-            nonce: 7,
         },
     );
 }

@@ -22,6 +22,8 @@
 pub mod error;
 pub mod genesis;
 pub mod history;
+pub mod msgs;
+pub mod query;
 pub mod record;
 pub mod registry;
 pub mod requests;

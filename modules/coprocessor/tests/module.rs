@@ -708,3 +708,194 @@ fn two_chains_applying_the_same_requests_and_proofs_agree_on_every_root() {
     );
     assert_eq!(a.bank(&escrow_address()), 110);
 }
+
+fn query<Req: prost::Message, Resp: prost::Message + Default>(
+    chain: &Chain,
+    method: &str,
+    req: Req,
+) -> Result<Resp, CoproError> {
+    let path = format!("{}{method}", copro_coprocessor::query::PREFIX);
+    let bytes = copro_coprocessor::query::handle(&chain.snapshot(), &path, &req.encode_to_vec())
+        .expect("a module path")?;
+    Ok(Resp::decode(bytes.as_slice()).unwrap())
+}
+
+/// Checks an `ibc.core.commitment.v1.MerkleProof` of `key` = `value`
+/// against the app hash of the state at `height`.
+fn verify_proof(chain: &Chain, height: u64, proof: &[u8], key: &[u8], value: &[u8]) -> bool {
+    use ibc_proto::ibc::core::commitment::v1::MerkleProof;
+    let proof = <MerkleProof as prost::Message>::decode(proof).unwrap();
+    assert_eq!(proof.proofs.len(), 1);
+    let root = chain.storage.root_hash(height).unwrap().unwrap();
+    ics23::verify_membership::<ics23::HostFunctionsManager>(
+        &proof.proofs[0],
+        &copro_store::proof_spec(),
+        &root.to_vec(),
+        key,
+        value,
+    )
+}
+
+#[test]
+fn roots_accounts_and_results_are_queryable_and_provable() {
+    use copro_coprocessor::state_key;
+    use prost::Message;
+    let us = users();
+    let mut chain = Chain::new(&us, 1_000);
+    let mut prover = TestProver::new();
+    let verifier = Verifier::default();
+    deposit(&mut chain, &us[0], 40).unwrap();
+    deposit(&mut chain, &us[1], 2).unwrap();
+    deposit(&mut chain, &us[2], 3).unwrap();
+    let batch = prover.prove_next(&chain, 2, true);
+    submit(&mut chain, &verifier, &batch.msg).unwrap();
+    let h = chain.height - 1;
+
+    let root: pb::QueryRootResponse = query(
+        &chain,
+        "Root",
+        pb::QueryRootRequest {
+            height: 0,
+            prove: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(root.height, h);
+    let record = root.root.unwrap();
+    assert_eq!(record.root, fr_bytes(&batch.new_root));
+    assert_eq!(record.set_height, h);
+    assert!(verify_proof(
+        &chain,
+        h,
+        &root.proof,
+        &state_key::ledger_root(),
+        &record.encode_to_vec()
+    ));
+    // A tampered record does not verify.
+    let mut forged = record.clone();
+    forged.root = fr_bytes(&fr_from_u64(1));
+    assert!(!verify_proof(
+        &chain,
+        h,
+        &root.proof,
+        &state_key::ledger_root(),
+        &forged.encode_to_vec()
+    ));
+
+    let acc: pb::QueryLedgerAccountResponse = query(
+        &chain,
+        "LedgerAccount",
+        pb::QueryLedgerAccountRequest {
+            address: us[0].to_string(),
+            prove: true,
+        },
+    )
+    .unwrap();
+    let account = acc.account.unwrap();
+    assert_eq!((account.balance, account.nonce), (40, 0));
+    assert!(verify_proof(
+        &chain,
+        h,
+        &acc.proof,
+        &state_key::ledger_account(us[0].as_str()),
+        &account.encode_to_vec()
+    ));
+    let missing = query::<_, pb::QueryLedgerAccountResponse>(
+        &chain,
+        "LedgerAccount",
+        pb::QueryLedgerAccountRequest {
+            address: address(50).to_string(),
+            prove: false,
+        },
+    )
+    .unwrap_err();
+    assert_eq!((missing.codespace, missing.code), ("sdk", 22));
+
+    let res: pb::QueryResultResponse = query(
+        &chain,
+        "Result",
+        pb::QueryResultRequest { id: 0, prove: true },
+    )
+    .unwrap();
+    let result = res.result.unwrap();
+    assert_eq!((result.start_sequence, result.end_sequence), (0, 2));
+    assert!(verify_proof(
+        &chain,
+        h,
+        &res.proof,
+        &state_key::result(0),
+        &result.encode_to_vec()
+    ));
+    let all: pb::QueryResultsResponse = query(
+        &chain,
+        "Results",
+        pb::QueryResultsRequest {
+            from_height: 0,
+            pagination: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(all.results.len(), 1);
+    let later: pb::QueryResultsResponse = query(
+        &chain,
+        "Results",
+        pb::QueryResultsRequest {
+            from_height: h + 1,
+            pagination: None,
+        },
+    )
+    .unwrap();
+    assert!(later.results.is_empty());
+
+    // The queue: one pending deposit left, paged one at a time.
+    let q: pb::QueryQueueResponse = query(
+        &chain,
+        "Queue",
+        pb::QueryQueueRequest {
+            pagination: Some(pb::PageRequest {
+                key: vec![],
+                limit: 1,
+            }),
+        },
+    )
+    .unwrap();
+    assert_eq!(q.state.unwrap().settled_up_to, 2);
+    assert_eq!(q.entries.len(), 1);
+    assert_eq!(q.entries[0].sequence, 2);
+    assert!(q.pagination.unwrap().next_key.is_empty());
+
+    let p: pb::QueryProgramResponse = query(
+        &chain,
+        "Program",
+        pb::QueryProgramRequest {
+            program_id: "transfer".into(),
+            version: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(p.program.unwrap().version, 1);
+    let e = query::<_, pb::QueryProgramResponse>(
+        &chain,
+        "Program",
+        pb::QueryProgramRequest {
+            program_id: "transfer".into(),
+            version: 3,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code, 22);
+    // Malformed request bytes and unknown methods are refused with codes.
+    let path = format!("{}Root", copro_coprocessor::query::PREFIX);
+    let e = copro_coprocessor::query::handle(&chain.snapshot(), &path, &[0xff, 0xff])
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is(CoproCode::InvalidRequest), "{e}");
+    let e = copro_coprocessor::query::handle(
+        &chain.snapshot(),
+        &format!("{}Nope", copro_coprocessor::query::PREFIX),
+        &[],
+    )
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(e.code, 6);
+}
