@@ -27,6 +27,7 @@ pub mod query;
 pub mod record;
 pub mod registry;
 pub mod requests;
+pub mod settle;
 pub mod state_key;
 pub mod submit;
 pub mod verdict;

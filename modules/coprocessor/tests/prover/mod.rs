@@ -10,14 +10,15 @@ use bellman::groth16;
 use bls12_381::{Bls12, Scalar as Fr};
 use copro_auth::{Address, address_from_pubkey};
 use copro_bank::{BankRead, BankWrite, Coin};
-use copro_circuits::encoding::{encode_proof, encode_vk};
+use copro_circuits::encoding::encode_vk;
 use copro_circuits::program::Program;
 use copro_circuits::smt::{Arity, TreeConfig};
-use copro_circuits::transfer::{Ledger, Transfer, TransferBatch, TransferParams};
+use copro_circuits::transfer::{Ledger, Transfer, TransferParams};
 use copro_coprocessor::CoproRead;
 use copro_coprocessor::genesis::{GenesisParams, GenesisProgram, GenesisState};
-use copro_coprocessor::record::{circuit_entry, fr_bytes, fr_of, pb};
+use copro_coprocessor::record::pb;
 use copro_coprocessor::requests::escrow_address;
+use copro_coprocessor::settle;
 use copro_store::{Snapshot, StateDelta, Storage};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -202,47 +203,22 @@ impl TestProver {
         let queue = snap.queue_state().unwrap();
         let stored: Vec<pb::QueueEntry> = snap.pending_requests(n).unwrap();
         assert_eq!(stored.len(), n, "not enough pending requests");
-        let entries: Vec<_> = stored.iter().map(|e| circuit_entry(e).unwrap()).collect();
         let mut ledger = self.ledger.clone();
-        let batch = TransferBatch {
-            queue_before: fr_of(&queue.settled_hash, "q").unwrap(),
-            entries,
-        };
-        let (outcome, witness) =
-            Transfer::execute(&params(), self.chain_id.as_bytes(), &mut ledger, &batch).unwrap();
-        let mut rng = ChaCha20Rng::seed_from_u64(stored[0].sequence + 1000);
-        let proof = groth16::create_random_proof(
-            Transfer::circuit(&params(), Some(witness)),
-            proving_key(),
-            &mut rng,
+        let executed = settle::execute(
+            &params(),
+            &self.chain_id,
+            ("transfer", self.version),
+            prover().as_str(),
+            &mut ledger,
+            &queue,
+            &stored,
         )
         .unwrap();
-        let new_root = outcome.public.new_root;
+        let mut rng = ChaCha20Rng::seed_from_u64(stored[0].sequence + 1000);
+        let (msg, new_root) = settle::prove(&params(), executed, proving_key(), &mut rng).unwrap();
         if advance {
             self.ledger = ledger;
         }
-        Batch {
-            msg: pb::MsgSubmitProof {
-                signer: prover().to_string(),
-                program_id: "transfer".into(),
-                program_version: self.version,
-                old_root: fr_bytes(&outcome.public.old_root),
-                new_root: fr_bytes(&new_root),
-                start_sequence: stored[0].sequence,
-                end_sequence: stored[0].sequence + n as u64,
-                effects: outcome
-                    .effects
-                    .iter()
-                    .map(|e| pb::EntryEffect {
-                        status: e.status as i32,
-                        from_balance: e.from_balance,
-                        from_nonce: e.from_nonce,
-                        to_balance: e.to_balance,
-                    })
-                    .collect(),
-                proof: encode_proof(&proof).to_vec(),
-            },
-            new_root,
-        }
+        Batch { msg, new_root }
     }
 }

@@ -1,0 +1,93 @@
+//! The prover's half of a settlement, shared by the prover daemon, the
+//! benchmarks and the tests: from the chain's pending requests to a
+//! `MsgSubmitProof`. It runs the program natively over the prover's own
+//! copy of the ledger tree and proves the batch; the chain checks the
+//! result without running either.
+
+use bellman::groth16;
+use bls12_381::{Bls12, Scalar as Fr};
+use copro_circuits::encoding::encode_proof;
+use copro_circuits::program::Program;
+use copro_circuits::transfer::{
+    EntryEffect, Ledger, Transfer, TransferBatch, TransferOutcome, TransferParams,
+};
+use rand_core::RngCore;
+
+use crate::error::{CoproError, Result};
+use crate::record::{circuit_entry, fr_bytes, fr_of, pb};
+
+/// A batch executed natively: the submission without its proof, and the
+/// witness to prove it with.
+pub struct Executed {
+    /// The message, `proof` still empty.
+    pub msg: pb::MsgSubmitProof,
+    /// The native outcome (roots, effects, deltas).
+    pub outcome: TransferOutcome,
+    /// The circuit witness.
+    pub witness: <Transfer as Program>::Witness,
+}
+
+/// The submitted form of an effect.
+pub fn effect_msg(e: &EntryEffect) -> pb::EntryEffect {
+    pb::EntryEffect {
+        status: e.status as i32,
+        from_balance: e.from_balance,
+        from_nonce: e.from_nonce,
+        to_balance: e.to_balance,
+    }
+}
+
+/// Executes `entries` (the next pending requests, in order, starting at
+/// the queue's `settled_up_to`) over `ledger`, which advances.
+pub fn execute(
+    params: &TransferParams,
+    chain_id: &str,
+    program: (&str, u32),
+    signer: &str,
+    ledger: &mut Ledger,
+    queue: &pb::QueueState,
+    entries: &[pb::QueueEntry],
+) -> Result<Executed> {
+    let start = entries.first().map_or(queue.settled_up_to, |e| e.sequence);
+    let circuit_entries = entries
+        .iter()
+        .map(circuit_entry)
+        .collect::<Result<Vec<_>>>()?;
+    let batch = TransferBatch {
+        queue_before: fr_of(&queue.settled_hash, "queue hash")?,
+        entries: circuit_entries,
+    };
+    let (outcome, witness) = Transfer::execute(params, chain_id.as_bytes(), ledger, &batch)
+        .map_err(|e| CoproError::internal(format!("native execution failed: {e}")))?;
+    let msg = pb::MsgSubmitProof {
+        signer: signer.to_string(),
+        program_id: program.0.to_string(),
+        program_version: program.1,
+        old_root: fr_bytes(&outcome.public.old_root),
+        new_root: fr_bytes(&outcome.public.new_root),
+        start_sequence: start,
+        end_sequence: start + entries.len() as u64,
+        effects: outcome.effects.iter().map(effect_msg).collect(),
+        proof: Vec::new(),
+    };
+    Ok(Executed {
+        msg,
+        outcome,
+        witness,
+    })
+}
+
+/// Proves an executed batch; returns the complete message and its new root.
+pub fn prove(
+    params: &TransferParams,
+    executed: Executed,
+    key: &groth16::Parameters<Bls12>,
+    rng: &mut impl RngCore,
+) -> Result<(pb::MsgSubmitProof, Fr)> {
+    let proof =
+        groth16::create_random_proof(Transfer::circuit(params, Some(executed.witness)), key, rng)
+            .map_err(|e| CoproError::internal(format!("proving failed: {e}")))?;
+    let mut msg = executed.msg;
+    msg.proof = encode_proof(&proof).to_vec();
+    Ok((msg, executed.outcome.public.new_root))
+}
