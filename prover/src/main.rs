@@ -9,6 +9,7 @@ mod bench;
 mod breakdown;
 mod demo;
 mod setup;
+mod validator_bench;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,9 @@ enum Command {
     ProveDemo(demo::DemoArgs),
     /// Benchmarks: constraints, setup, proving, verification, Poseidon.
     Bench(bench::BenchArgs),
+    /// What a validator pays per settled batch (decode, checks, pairing,
+    /// apply, store hashing) for real proofs over a real store.
+    BenchValidator(validator_bench::BenchValidatorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +211,7 @@ fn main() -> Result<()> {
         } => verify_files(&vk, &proof, &public_input),
         Command::ProveDemo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchValidator(args) => validator_bench::run(&args),
     }
 }
 
