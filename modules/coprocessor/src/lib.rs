@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod events;
 pub mod genesis;
 pub mod history;
 pub mod msgs;

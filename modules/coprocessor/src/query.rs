@@ -7,14 +7,15 @@
 //! `prove`, the root, a ledger account and a result come with an
 //! `ibc.core.commitment.v1.MerkleProof` holding one ICS-23 proof of the
 //! value's store key (`state_key`), which verifies against the app hash in
-//! the header of block `height + 1` with `copro_store::proof_spec()` — an
-//! existence proof of the encoded value, or a non-existence proof.
+//! the header of block `height + 1` with `copro_store::proof_spec()`: an
+//! existence proof of the encoded value, or, for an account or result that
+//! does not exist, a non-existence proof (the response then has no object).
 
 use copro_store::{Snapshot, StateRead};
 use ibc_proto::ibc::core::commitment::v1::MerkleProof;
 use prost::Message;
 
-use crate::error::{CoproCode, CoproError, Result};
+use crate::error::{CoproError, Result};
 use crate::msgs::decode_strict;
 use crate::record::pb;
 use crate::state_key;
@@ -23,8 +24,24 @@ use crate::view::CoproRead;
 /// Path prefix of every query of the module.
 pub const PREFIX: &str = "/copro.coprocessor.v1.Query/";
 
-/// Most items one page returns.
-pub const MAX_PAGE: u64 = 100;
+/// Page sizes: (default, most) for the queue and for results.
+const QUEUE_PAGE: (u64, u64) = (100, 1000);
+const RESULTS_PAGE: (u64, u64) = (20, 100);
+
+/// A malformed query request: the SDK's invalid request (`sdk` 18), as for
+/// the bank and auth queries.
+fn bad_request(log: impl Into<String>) -> CoproError {
+    CoproError {
+        codespace: "sdk",
+        code: 18,
+        log: log.into(),
+    }
+}
+
+/// Decodes a request; malformed bytes are a bad request.
+fn request<M: Message + Default + prost::Name>(data: &[u8]) -> Result<M> {
+    decode_strict::<M>(data).map_err(|e| bad_request(e.log))
+}
 
 fn not_found(log: impl Into<String>) -> CoproError {
     // The SDK's NotFound (`sdk` 22), which clients map to "absent".
@@ -70,7 +87,7 @@ fn proof(snapshot: &Snapshot, key: &[u8], prove: bool) -> Result<Vec<u8>> {
 }
 
 fn params(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
-    decode_strict::<pb::QueryParamsRequest>(data)?;
+    request::<pb::QueryParamsRequest>(data)?;
     Ok(pb::QueryParamsResponse {
         params: Some(snapshot.params()?),
         authority: snapshot.authority()?,
@@ -80,16 +97,13 @@ fn params(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn root(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
-    let req = decode_strict::<pb::QueryRootRequest>(data)?;
+    let req = request::<pb::QueryRootRequest>(data)?;
     if req.height != 0 && req.height != height {
-        return Err(CoproError::new(
-            CoproCode::InvalidRequest,
-            format!(
-                "QueryRootRequest.height {} differs from the query height {height}: \
-                 leave it 0 and set the query height (abci_query height, or --height)",
-                req.height
-            ),
-        ));
+        return Err(bad_request(format!(
+            "QueryRootRequest.height {} differs from the query height {height}: \
+             leave it 0 and set the query height (abci_query height, or --height)",
+            req.height
+        )));
     }
     Ok(pb::QueryRootResponse {
         height,
@@ -100,7 +114,7 @@ fn root(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
 }
 
 fn ledger_account(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
-    let req = decode_strict::<pb::QueryLedgerAccountRequest>(data)?;
+    let req = request::<pb::QueryLedgerAccountRequest>(data)?;
     let address = copro_auth::Address::parse(&req.address)?;
     let account = snapshot.ledger_account(address.as_str())?;
     if account.is_none() && !req.prove {
@@ -120,10 +134,13 @@ fn ledger_account(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u
     .encode_to_vec())
 }
 
-fn page_limit(page: Option<&pb::PageRequest>) -> u64 {
+fn page_limit(page: Option<&pb::PageRequest>, (default, most): (u64, u64)) -> Result<u64> {
     match page.map(|p| p.limit) {
-        None | Some(0) => MAX_PAGE,
-        Some(l) => l.min(MAX_PAGE),
+        None | Some(0) => Ok(default),
+        Some(l) if l <= most => Ok(l),
+        Some(l) => Err(bad_request(format!(
+            "page limit {l} is above {most}: ask for at most {most} and follow next_key"
+        ))),
     }
 }
 
@@ -133,18 +150,17 @@ fn page_start(page: Option<&pb::PageRequest>, what: &str) -> Result<u64> {
         Some(key) => <[u8; 8]>::try_from(key)
             .map(u64::from_be_bytes)
             .map_err(|_| {
-                CoproError::new(
-                    CoproCode::InvalidRequest,
-                    format!("pagination key of {what} is 8 bytes: pass back next_key"),
-                )
+                bad_request(format!(
+                    "pagination key of {what} is 8 bytes: pass back next_key"
+                ))
             }),
     }
 }
 
 fn queue(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
-    let req = decode_strict::<pb::QueryQueueRequest>(data)?;
+    let req = request::<pb::QueryQueueRequest>(data)?;
     let state = snapshot.queue_state()?;
-    let limit = page_limit(req.pagination.as_ref());
+    let limit = page_limit(req.pagination.as_ref(), QUEUE_PAGE)?;
     let from = page_start(req.pagination.as_ref(), "the queue")?.max(state.settled_up_to);
     let end = state.next_sequence.min(from.saturating_add(limit));
     let mut entries = Vec::new();
@@ -167,12 +183,15 @@ fn queue(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn program(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
-    let req = decode_strict::<pb::QueryProgramRequest>(data)?;
+    let req = request::<pb::QueryProgramRequest>(data)?;
     let found = if req.version == 0 {
-        snapshot
-            .program_versions(&req.program_id, 1024)?
-            .into_iter()
+        // The active version, or the highest if none is active.
+        let versions = snapshot.program_versions(&req.program_id, 1024)?;
+        versions
+            .iter()
             .find(|p| p.status == pb::ProgramStatus::Active as i32)
+            .or(versions.last())
+            .cloned()
     } else {
         snapshot.program(&req.program_id, req.version)?
     };
@@ -194,7 +213,7 @@ fn program(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn result(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
-    let req = decode_strict::<pb::QueryResultRequest>(data)?;
+    let req = request::<pb::QueryResultRequest>(data)?;
     let found = snapshot.result(req.id)?;
     if found.is_none() && !req.prove {
         return Err(not_found(format!(
@@ -231,8 +250,8 @@ fn first_result_at<S: StateRead + ?Sized>(state: &S, height: u64) -> Result<u64>
 }
 
 fn results(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
-    let req = decode_strict::<pb::QueryResultsRequest>(data)?;
-    let limit = page_limit(req.pagination.as_ref());
+    let req = request::<pb::QueryResultsRequest>(data)?;
+    let limit = page_limit(req.pagination.as_ref(), RESULTS_PAGE)?;
     let from = page_start(req.pagination.as_ref(), "results")?
         .max(first_result_at(snapshot, req.from_height)?);
     let count = snapshot.result_count()?;

@@ -10,6 +10,7 @@ use copro_circuits::verify::CheckedVerifyingKey;
 use copro_store::StateWrite;
 
 use crate::error::{CoproCode, CoproError, Result};
+use crate::events::TypedEvent;
 use crate::record::pb;
 use crate::submit::MAX_PROGRAM_ID_LEN;
 use crate::view::{CoproRead, CoproWrite};
@@ -104,21 +105,6 @@ impl ProgramSpec {
     }
 }
 
-fn program_event(kind: &str, program: &pb::Program) -> Event {
-    Event::new(
-        format!("copro_program_{kind}"),
-        [
-            ("program", program.id.clone()),
-            ("version", program.version.to_string()),
-            ("batch_size", program.batch_size.to_string()),
-            (
-                "vk_hash",
-                program.vk_hash.iter().map(|b| format!("{b:02x}")).collect(),
-            ),
-        ],
-    )
-}
-
 /// Registers the first version of a new program (`MsgRegisterProgram`).
 pub fn register<S: StateWrite + ?Sized>(
     state: &mut S,
@@ -135,7 +121,15 @@ pub fn register<S: StateWrite + ?Sized>(
     }
     let program = spec.validate(&state.params()?, height)?;
     state.put_program(&program);
-    Ok(vec![program_event("registered", &program)])
+    Ok(vec![
+        pb::EventProgramRegistered {
+            program_id: program.id.clone(),
+            version: program.version,
+            vk_hash: program.vk_hash.clone(),
+            batch_size: program.batch_size,
+        }
+        .event(),
+    ])
 }
 
 /// Registers a new version and freezes the active one
@@ -163,18 +157,22 @@ pub fn update<S: StateWrite + ?Sized>(
     }
     let program = spec.validate(&state.params()?, height)?;
     let mut frozen = 0;
-    let mut events = Vec::new();
     for mut old in versions {
         if old.status == pb::ProgramStatus::Active as i32 {
             old.status = pb::ProgramStatus::Frozen as i32;
             frozen = old.version;
-            events.push(program_event("frozen", &old));
             state.put_program(&old);
         }
     }
     state.put_program(&program);
-    events.push(program_event("registered", &program));
-    Ok((frozen, events))
+    let event = pb::EventProgramUpdated {
+        program_id: program.id.clone(),
+        version: program.version,
+        frozen_version: frozen,
+        vk_hash: program.vk_hash.clone(),
+        batch_size: program.batch_size,
+    };
+    Ok((frozen, vec![event.event()]))
 }
 
 /// Replaces the prover (`MsgSetProver`).
@@ -185,9 +183,13 @@ pub fn set_prover<S: StateWrite + ?Sized>(
 ) -> Result<Vec<Event>> {
     only_authority(state, signer, "set the prover")?;
     let prover = Address::parse(prover)?;
+    let previous = state.prover()?;
     state.put_prover(prover.as_str());
-    Ok(vec![Event::new(
-        "copro_prover_set",
-        [("prover", prover.to_string())],
-    )])
+    Ok(vec![
+        pb::EventProverSet {
+            previous_prover: previous,
+            prover: prover.to_string(),
+        }
+        .event(),
+    ])
 }

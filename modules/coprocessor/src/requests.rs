@@ -17,6 +17,7 @@ use copro_circuits::transfer::{QueueEntry, account_key};
 use copro_store::StateWrite;
 
 use crate::error::{CoproCode, CoproError, Result};
+use crate::events::TypedEvent;
 use crate::record::{fr_bytes, fr_of, pb, pending, stored_entry, tree_config};
 use crate::view::{CoproRead, CoproWrite};
 
@@ -180,14 +181,14 @@ fn reserve_debit<S: StateWrite + ?Sized>(
 }
 
 /// Appends `entry` to the queue: one hash-chain step. Returns its sequence
-/// number.
+/// number and the queue head after it.
 fn enqueue<S: StateWrite + ?Sized>(
     state: &mut S,
     entry: &QueueEntry,
     from: Option<&Address>,
     to: Option<&Address>,
     height: u64,
-) -> Result<u64> {
+) -> Result<(u64, Vec<u8>)> {
     let params = state.params()?;
     let tree = tree_config(params.tree_arity, params.tree_depth)?;
     entry.validate(tree, 0).map_err(|e| {
@@ -218,13 +219,7 @@ fn enqueue<S: StateWrite + ?Sized>(
         .ok_or_else(|| CoproError::internal("queue sequence overflow"))?;
     queue.head_hash = fr_bytes(&head);
     state.put_queue_state(&queue);
-    Ok(seq)
-}
-
-fn enqueued_event(kind: &str, seq: u64, attributes: Vec<(&str, String)>) -> Event {
-    let mut all = vec![("seq", seq.to_string())];
-    all.extend(attributes);
-    Event::new(format!("copro_{kind}_enqueued"), all)
+    Ok((seq, queue.head_hash))
 }
 
 /// Executes a deposit: escrows the coins and queues the credit.
@@ -235,23 +230,19 @@ pub fn deposit<S: StateWrite + ?Sized>(
 ) -> Result<(u64, Vec<Event>)> {
     msg.check_stateless()?;
     let denom = state.params()?.ledger_denom;
-    let coins = Coins::new(vec![Coin::new(denom.clone(), u128::from(msg.amount))?])?;
+    let coins = Coins::new(vec![Coin::new(denom, u128::from(msg.amount))?])?;
     state.transfer(&msg.signer, &escrow_address(), &coins)?;
     let account = account_or_bind(state, &msg.signer)?;
     let entry = QueueEntry::deposit(account.ledger_index, key_of(&msg.signer)?, msg.amount);
-    let seq = enqueue(state, &entry, None, Some(&msg.signer), height)?;
-    Ok((
-        seq,
-        vec![enqueued_event(
-            "deposit",
-            seq,
-            vec![
-                ("address", msg.signer.to_string()),
-                ("ledger_index", account.ledger_index.to_string()),
-                ("amount", format!("{}{denom}", msg.amount)),
-            ],
-        )],
-    ))
+    let (seq, chain_hash) = enqueue(state, &entry, None, Some(&msg.signer), height)?;
+    let event = pb::EventDepositEnqueued {
+        sequence: seq,
+        depositor: msg.signer.to_string(),
+        ledger_index: account.ledger_index,
+        amount: msg.amount,
+        chain_hash,
+    };
+    Ok((seq, vec![event.event()]))
 }
 
 /// Executes a transfer request: reserves the debit and queues it.
@@ -272,26 +263,24 @@ pub fn transfer<S: StateWrite + ?Sized>(
         msg.amount,
         nonce,
     );
-    let seq = enqueue(
+    let (seq, chain_hash) = enqueue(
         state,
         &entry,
         Some(&msg.signer),
         Some(&msg.recipient),
         height,
     )?;
-    Ok((
-        seq,
-        vec![enqueued_event(
-            "transfer",
-            seq,
-            vec![
-                ("sender", msg.signer.to_string()),
-                ("recipient", msg.recipient.to_string()),
-                ("amount", msg.amount.to_string()),
-                ("nonce", nonce.to_string()),
-            ],
-        )],
-    ))
+    let event = pb::EventTransferEnqueued {
+        sequence: seq,
+        sender: msg.signer.to_string(),
+        sender_index: from.ledger_index,
+        recipient: msg.recipient.to_string(),
+        recipient_index: to.ledger_index,
+        amount: msg.amount,
+        nonce,
+        chain_hash,
+    };
+    Ok((seq, vec![event.event()]))
 }
 
 /// Executes a withdrawal request: reserves the debit and queues it.
@@ -304,17 +293,14 @@ pub fn withdraw<S: StateWrite + ?Sized>(
     let from = existing_account(state, &msg.signer, "owner")?;
     let nonce = reserve_debit(state, &from, msg.amount)?;
     let entry = QueueEntry::withdraw(from.ledger_index, key_of(&msg.signer)?, msg.amount, nonce);
-    let seq = enqueue(state, &entry, Some(&msg.signer), None, height)?;
-    Ok((
-        seq,
-        vec![enqueued_event(
-            "withdraw",
-            seq,
-            vec![
-                ("address", msg.signer.to_string()),
-                ("amount", msg.amount.to_string()),
-                ("nonce", nonce.to_string()),
-            ],
-        )],
-    ))
+    let (seq, chain_hash) = enqueue(state, &entry, Some(&msg.signer), None, height)?;
+    let event = pb::EventWithdrawEnqueued {
+        sequence: seq,
+        sender: msg.signer.to_string(),
+        sender_index: from.ledger_index,
+        amount: msg.amount,
+        nonce,
+        chain_hash,
+    };
+    Ok((seq, vec![event.event()]))
 }

@@ -36,6 +36,7 @@ use copro_store::{StateRead, StateWrite};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CoproCode, CoproError, Result};
+use crate::events::TypedEvent;
 use crate::history;
 use crate::record::{circuit_effect, circuit_entry, fr_bytes, fr_of, pb};
 use crate::requests::escrow_address;
@@ -517,23 +518,31 @@ pub fn apply<S: StateWrite + ?Sized>(
         state.put_ledger_account(&account);
     }
     // 2. Escrow payouts, pending debits, the queue.
+    let id = state.result_count()?;
     let denom = state.params()?.ledger_denom;
     let escrow = escrow_address();
     let mut withdrawals = Vec::new();
     let mut refunds = Vec::new();
-    let mut events = Vec::new();
+    let mut events = vec![
+        pb::EventProofAccepted {
+            result_id: id,
+            program_id: msg.program_id.clone(),
+            program_version: msg.version,
+            start_sequence: msg.start,
+            end_sequence: msg.end,
+            old_root: fr_bytes(&msg.old_root),
+            new_root: fr_bytes(&msg.new_root),
+        }
+        .event(),
+    ];
     for ((stored, entry), effect) in checked.entries.iter().zip(&entries).zip(&msg.effects) {
         let applied = effect.status == EntryStatus::Applied;
         let payout = match (entry.kind, applied) {
-            (EntryKind::Withdraw, true) => {
-                Some((&stored.from_address, entry.from_index, "withdrawal_paid"))
-            }
-            (EntryKind::Deposit, false) => {
-                Some((&stored.to_address, entry.to_index, "deposit_refunded"))
-            }
+            (EntryKind::Withdraw, true) => Some((&stored.from_address, entry.from_index)),
+            (EntryKind::Deposit, false) => Some((&stored.to_address, entry.to_index)),
             _ => None,
         };
-        if let Some((address, index, event)) = payout {
+        if let Some((address, index)) = payout {
             let to = Address::parse(address)?;
             let coins = Coins::new(vec![Coin::new(denom.clone(), u128::from(entry.amount))?])?;
             state.transfer(&escrow, &to, &coins)?;
@@ -543,17 +552,29 @@ pub fn apply<S: StateWrite + ?Sized>(
                 ledger_index: index,
                 amount: entry.amount,
             };
-            events.push(Event::new(
-                format!("copro_{event}"),
-                [
-                    ("seq", stored.sequence.to_string()),
-                    ("address", address.clone()),
-                    ("amount", format!("{}{denom}", entry.amount)),
-                ],
-            ));
             if entry.kind == EntryKind::Withdraw {
+                events.push(
+                    pb::EventWithdrawalPaid {
+                        result_id: id,
+                        sequence: record.sequence,
+                        recipient: record.recipient.clone(),
+                        ledger_index: index,
+                        amount: entry.amount,
+                    }
+                    .event(),
+                );
                 withdrawals.push(record);
             } else {
+                events.push(
+                    pb::EventDepositRefunded {
+                        result_id: id,
+                        sequence: record.sequence,
+                        recipient: record.recipient.clone(),
+                        ledger_index: index,
+                        amount: entry.amount,
+                    }
+                    .event(),
+                );
                 refunds.push(record);
             }
         }
@@ -588,7 +609,6 @@ pub fn apply<S: StateWrite + ?Sized>(
         history_root: fr_bytes(&history.root()),
     });
     // 4. The result.
-    let id = state.result_count()?;
     state.put_result(&pb::VerifiedResult {
         id,
         program_id: msg.program_id.clone(),
@@ -606,25 +626,5 @@ pub fn apply<S: StateWrite + ?Sized>(
         tx_hash: tx_hash.to_vec(),
     });
     state.put_proof_accepted(&msg.proof_hash(), id);
-    let rejected = msg
-        .effects
-        .iter()
-        .filter(|e| e.status == EntryStatus::Rejected)
-        .count();
-    events.insert(
-        0,
-        Event::new(
-            "copro_proof_accepted",
-            [
-                ("result_id", id.to_string()),
-                ("program", format!("{}/{}", msg.program_id, msg.version)),
-                ("start_sequence", msg.start.to_string()),
-                ("end_sequence", msg.end.to_string()),
-                ("rejected", rejected.to_string()),
-                ("old_root", format!("0x{}", hex_of(&msg.old_root))),
-                ("new_root", format!("0x{}", hex_of(&msg.new_root))),
-            ],
-        ),
-    );
     Ok((id, events))
 }

@@ -889,7 +889,24 @@ fn roots_accounts_and_results_are_queryable_and_provable() {
     let e = copro_coprocessor::query::handle(&chain.snapshot(), &path, &[0xff, 0xff])
         .unwrap()
         .unwrap_err();
-    assert!(e.is(CoproCode::InvalidRequest), "{e}");
+    assert_eq!((e.codespace, e.code), ("sdk", 18), "{e}");
+    let e = query::<_, pb::QueryResultsResponse>(
+        &chain,
+        "Results",
+        pb::QueryResultsRequest {
+            from_height: 0,
+            pagination: Some(pb::PageRequest {
+                key: vec![],
+                limit: 101,
+            }),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.codespace, e.code),
+        ("sdk", 18),
+        "a page above the limit is refused: {e}"
+    );
     let e = copro_coprocessor::query::handle(
         &chain.snapshot(),
         &format!("{}Nope", copro_coprocessor::query::PREFIX),
