@@ -193,7 +193,28 @@ fn a_deposit_the_batch_rejects_is_refunded_from_escrow() {
         batch.msg.effects[1].status,
         pb::EntryStatus::Rejected as i32
     );
-    submit(&mut chain, &verifier, &batch.msg).unwrap();
+    // Applied by hand here to look at the events.
+    let checked = submit::check_stateful(
+        &chain.snapshot(),
+        SubmitProof::from_msg(&batch.msg).unwrap(),
+        CHAIN_ID,
+    )
+    .unwrap();
+    verifier.verify(&checked, Stage::CheckTx).unwrap();
+    let (_, events) = chain.block(|s, h| submit::apply(s, &checked, h, [3; 32]).unwrap());
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "copro.coprocessor.v1.EventProofAccepted",
+            "copro.coprocessor.v1.EventDepositRefunded"
+        ]
+    );
+    assert!(
+        events[1]
+            .attributes
+            .contains(&("sequence".into(), "\"1\"".into()))
+    );
     assert_eq!(chain.bank(alice), before + 20, "refunded");
     assert_eq!(chain.ledger_balance(alice), u64::MAX - 10);
     chain.assert_escrow_invariant(&us);
