@@ -123,7 +123,7 @@ impl TxRun {
                 gas_wanted,
                 gas_used,
                 events: to_abci_events(events),
-                codespace: copro_auth::error::CODESPACE.to_string(),
+                codespace: copro_module::CODESPACE.to_string(),
                 ..Default::default()
             },
         }
@@ -583,7 +583,7 @@ fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::Check
         log: e.log,
         gas_wanted,
         gas_used,
-        codespace: copro_auth::error::CODESPACE.to_string(),
+        codespace: copro_module::CODESPACE.to_string(),
         ..Default::default()
     }
 }

@@ -43,7 +43,7 @@ pub fn handle(storage: &Storage, req: request::Query) -> response::Query {
         Err(e) => response::Query {
             code: AbciCode::from(e.code.value()),
             log: e.log,
-            codespace: copro_auth::error::CODESPACE.to_string(),
+            codespace: copro_module::CODESPACE.to_string(),
             height: req.height,
             ..Default::default()
         },
