@@ -26,6 +26,9 @@ mod view;
 pub use copro_module::{
     Address, BECH32_PREFIX, Code, Event, TxError, address_from_pubkey, module_address,
 };
+// The modules themselves too, so that paths from before the move
+// (`copro_auth::error::CODESPACE`) keep working.
+pub use copro_module::{address, error, event};
 pub use module::Auth;
 pub use view::{AuthRead, AuthWrite, SECP256K1_PUBKEY_TYPE_URL, decode_pubkey, encode_pubkey};
 
