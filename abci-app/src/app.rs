@@ -5,9 +5,9 @@
 //! FinalizeBlock of block `H` is the root of version `H`; CometBFT puts it in
 //! the header of block `H + 1`. Info reports the last *committed* version.
 
-use copro_auth::{Event, TxError};
+use copro_module::{Event, Registry, StatelessContext, TxError};
 use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
-use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tendermint::AppHash;
 use tendermint::abci::types::ExecTxResult;
 use tendermint::abci::{Code as AbciCode, Event as AbciEvent, EventAttributeIndexExt};
@@ -32,23 +32,21 @@ pub mod state_key {
     }
 }
 
-/// Genesis `app_state` of copro:
+/// Parses the genesis `app_state` bytes: one section per module, keyed by
+/// module name, each optional; a section no module owns is refused when the
+/// registry applies it.
 ///
 /// ```json
 /// {"auth": {"accounts": [{"address": "copro1..."}]},
 ///  "bank": {"balances": [{"address": "copro1...",
 ///                         "coins": [{"denom": "ucopro", "amount": "1000"}]}]}}
 /// ```
-/// Both sections are optional; unknown fields are refused.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppState {
-    /// Auth module genesis.
-    #[serde(default)]
-    pub auth: copro_auth::genesis::GenesisState,
-    /// Bank module genesis.
-    #[serde(default)]
-    pub bank: copro_bank::genesis::GenesisState,
+/// Empty bytes and `null` are an empty `app_state` (every module's default).
+pub fn parse_app_state(bytes: &[u8]) -> Result<Value, String> {
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 /// A local fault (store failure, genesis misconfiguration) that must stop
@@ -67,6 +65,8 @@ impl From<copro_store::StoreError> for Fatal {
 /// The application.
 pub struct App {
     storage: Storage,
+    /// The chain's modules (see [`crate::modules`]).
+    registry: Registry,
     min_gas_price: GasPrice,
     /// CheckTx state: the committed state plus the txs accepted into the
     /// mempool since, so one sender can queue several txs per block. Reset
@@ -123,7 +123,7 @@ impl TxRun {
                 gas_wanted,
                 gas_used,
                 events: to_abci_events(events),
-                codespace: copro_auth::error::CODESPACE.to_string(),
+                codespace: copro_module::CODESPACE.to_string(),
                 ..Default::default()
             },
         }
@@ -146,10 +146,12 @@ fn height_u64(h: Height) -> u64 {
 }
 
 impl App {
-    /// An app over `storage` with the node's CheckTx fee policy.
+    /// An app over `storage` with the node's CheckTx fee policy, running
+    /// the chain's modules ([`crate::modules::registry`]).
     pub fn new(storage: Storage, min_gas_price: GasPrice) -> Self {
         Self {
             storage,
+            registry: crate::modules::registry(),
             min_gas_price,
             check_state: None,
             pending: None,
@@ -161,6 +163,11 @@ impl App {
     /// The storage.
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// The modules.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The chain-id stored at genesis.
@@ -214,23 +221,14 @@ impl App {
                 )));
             }
         }
-        let app_state: AppState = if req.app_state_bytes.is_empty() {
-            AppState::default()
-        } else {
-            serde_json::from_slice(&req.app_state_bytes)
-                .map_err(|e| Fatal(format!("genesis app_state is invalid: {e}")))?
-        };
+        let app_state = parse_app_state(&req.app_state_bytes)
+            .map_err(|e| Fatal(format!("genesis app_state is invalid: {e}")))?;
         let mut delta = StateDelta::new(self.storage.latest_snapshot()?);
         delta.put_raw(state_key::chain_id(), req.chain_id.clone().into_bytes());
         delta.put_raw(state_key::genesis_hash(), genesis_digest(&req).to_vec());
-        app_state
-            .auth
-            .init(&mut delta)
-            .map_err(|e| Fatal(format!("genesis auth: {}", e.log)))?;
-        app_state
-            .bank
-            .init(&mut delta)
-            .map_err(|e| Fatal(format!("genesis bank: {}", e.log)))?;
+        self.registry
+            .init_genesis(&mut delta, &app_state)
+            .map_err(|e| Fatal(e.log))?;
         let (root, pending) = self.storage.compute_root(delta.changes(), 0)?;
         self.storage.commit(pending)?;
         self.check_state = None;
@@ -277,29 +275,25 @@ impl App {
     }
 
     fn check_tx_inner(&mut self, req: request::CheckTx) -> response::CheckTx {
-        let gas_wanted_of = |tx: &CheckedTx| i64::try_from(tx.gas_limit).unwrap_or(i64::MAX);
-        let tx = match CheckedTx::decode(&req.tx) {
-            Ok(tx) => tx,
-            Err(e) => return check_tx_error(e, 0, 0),
-        };
-        let gas_wanted = gas_wanted_of(&tx);
-        let gas_used = i64::try_from(tx.gas_used).unwrap_or(i64::MAX);
         let check_state = match ensure_check_state(&mut self.check_state, &self.storage) {
             Ok(s) => s,
-            Err(e) => return check_tx_error(TxError::internal(e), gas_wanted, gas_used),
+            Err(e) => return check_tx_error(TxError::internal(e), 0, 0),
         };
         let (chain_id, height) = match (Self::chain_id(&*check_state), check_state.base().version())
         {
             (Ok(c), Some(v)) => (c, v + 1),
-            (Err(e), _) => return check_tx_error(e, gas_wanted, gas_used),
-            (_, None) => {
-                return check_tx_error(
-                    TxError::internal("chain not initialised"),
-                    gas_wanted,
-                    gas_used,
-                );
-            }
+            (Err(e), _) => return check_tx_error(e, 0, 0),
+            (_, None) => return check_tx_error(TxError::internal("chain not initialised"), 0, 0),
         };
+        let stateless = StatelessContext {
+            chain_id: &chain_id,
+        };
+        let tx = match CheckedTx::decode(&self.registry, &stateless, &req.tx) {
+            Ok(tx) => tx,
+            Err(e) => return check_tx_error(e, 0, 0),
+        };
+        let gas_wanted = i64::try_from(tx.gas_limit).unwrap_or(i64::MAX);
+        let gas_used = i64::try_from(tx.gas_used).unwrap_or(i64::MAX);
         let ctx = Context {
             chain_id: &chain_id,
             height,
@@ -349,7 +343,7 @@ impl App {
         let ctx = self.block_context(&chain_id, height);
         let mut runs = Vec::with_capacity(txs.len());
         for raw in txs {
-            let tx = match CheckedTx::decode(raw) {
+            let tx = match CheckedTx::decode(&self.registry, &ctx.stateless(), raw) {
                 Ok(tx) => tx,
                 Err(e) => {
                     runs.push(TxRun {
@@ -364,7 +358,9 @@ impl App {
             let (changes, result, invalid) = {
                 let mut tx_delta = StateDelta::new(&delta);
                 match execute(&mut tx_delta, &tx, &ctx) {
-                    Ok(TxOutcome { events }) => (Some(tx_delta.into_changes()), Ok(events), false),
+                    Ok(TxOutcome { events, .. }) => {
+                        (Some(tx_delta.into_changes()), Ok(events), false)
+                    }
                     Err(ExecError::Msg(e, partial)) => (
                         Some(tx_delta.into_changes()),
                         Err((e, partial.events)),
@@ -407,7 +403,7 @@ impl App {
             if len > budget {
                 continue;
             }
-            let Ok(tx) = CheckedTx::decode(&raw) else {
+            let Ok(tx) = CheckedTx::decode(&self.registry, &ctx.stateless(), &raw) else {
                 continue;
             };
             let changes = {
@@ -513,7 +509,7 @@ impl App {
 
     /// Query: gRPC-style paths and `/store/key` (see [`query`]).
     pub fn query(&self, req: request::Query) -> response::Query {
-        query::handle(&self.storage, req)
+        query::handle(&self.storage, &self.registry, req)
     }
 }
 
@@ -521,20 +517,21 @@ impl App {
 /// would) and returns the number of accounts created. Used by
 /// `coprod genesis validate`. (The genesis app hash itself also covers the
 /// exact bytes of `app_state` in genesis.json, so it is not predicted here.)
-pub fn validate_genesis(chain_id: &str, app_state: &[u8]) -> Result<u64, String> {
+pub fn validate_genesis(
+    registry: &Registry,
+    chain_id: &str,
+    app_state: &[u8],
+) -> Result<u64, String> {
     use copro_auth::AuthRead;
-    let app_state: AppState = if app_state.is_empty() || app_state == b"null" {
-        AppState::default()
-    } else {
-        serde_json::from_slice(app_state).map_err(|e| e.to_string())?
-    };
+    let app_state = parse_app_state(app_state)?;
     let dir = std::env::temp_dir().join(format!("coprod-genesis-check-{}", std::process::id()));
     let result = (|| {
         let storage = Storage::open(dir.join("store.redb")).map_err(|e| e.to_string())?;
         let mut delta = StateDelta::new(storage.latest_snapshot().map_err(|e| e.to_string())?);
         delta.put_raw(state_key::chain_id(), chain_id.as_bytes().to_vec());
-        app_state.auth.init(&mut delta).map_err(|e| e.log)?;
-        app_state.bank.init(&mut delta).map_err(|e| e.log)?;
+        registry
+            .init_genesis(&mut delta, &app_state)
+            .map_err(|e| e.log)?;
         let accounts = delta.next_account_number().map_err(|e| e.log)?;
         Ok::<_, String>((storage, delta.into_changes(), accounts))
     })();
@@ -595,7 +592,7 @@ fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::Check
         log: e.log,
         gas_wanted,
         gas_used,
-        codespace: copro_auth::error::CODESPACE.to_string(),
+        codespace: copro_module::CODESPACE.to_string(),
         ..Default::default()
     }
 }

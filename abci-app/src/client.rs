@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use copro_auth::{Address, BASE_ACCOUNT_TYPE_URL};
-use copro_bank::{Coins, MSG_SEND_TYPE_URL};
+use copro_bank::Coins;
 use cosmrs::Any;
 use cosmrs::crypto::secp256k1::SigningKey;
 use cosmrs::proto::cosmos::auth::v1beta1::{
@@ -55,6 +55,32 @@ pub async fn abci_query(
         );
     }
     Ok(resp)
+}
+
+/// Runs an ABCI query at the latest height: `Some(value)` on success, `None`
+/// if the node answers code 22 (not found); any other code is an error
+/// carrying the app's log.
+pub async fn abci_query_optional(
+    client: &HttpClient,
+    path: &str,
+    data: Vec<u8>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let resp = client
+        .abci_query(Some(path.to_string()), data, None, false)
+        .await
+        .context("abci_query failed: is the node running (see --node)?")?;
+    if resp.code.value() == copro_auth::Code::KeyNotFound.value() {
+        return Ok(None);
+    }
+    if resp.code.is_err() {
+        bail!(
+            "query {path} failed with code {} ({}): {}",
+            resp.code.value(),
+            resp.codespace,
+            resp.log
+        );
+    }
+    Ok(Some(resp.value))
 }
 
 /// The account at `address`, `None` if the chain has none.
@@ -144,6 +170,56 @@ fn to_cosmrs_coins(coins: &Coins) -> anyhow::Result<Vec<cosmrs::Coin>> {
         .collect()
 }
 
+/// Everything needed to sign a transaction besides its messages.
+pub struct SignParams<'a> {
+    /// Signer's key.
+    pub key: &'a SigningKey,
+    /// Fee.
+    pub fee: &'a Coins,
+    /// Gas limit.
+    pub gas: u64,
+    /// Memo.
+    pub memo: &'a str,
+    /// Chain-id.
+    pub chain_id: &'a str,
+    /// Signer's account number.
+    pub account_number: u64,
+    /// Signer's sequence.
+    pub sequence: u64,
+}
+
+impl std::fmt::Debug for SignParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignParams")
+            .field("chain_id", &self.chain_id)
+            .field("account_number", &self.account_number)
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds and signs (SIGN_MODE_DIRECT) a tx carrying `msgs`; returns the raw
+/// `TxRaw` bytes.
+pub fn sign_tx(msgs: Vec<Any>, p: &SignParams<'_>) -> anyhow::Result<Vec<u8>> {
+    let body = Body::new(msgs, p.memo, 0u32);
+    let fee = Fee {
+        amount: to_cosmrs_coins(p.fee)?,
+        gas_limit: p.gas,
+        payer: None,
+        granter: None,
+    };
+    let auth_info = SignerInfo::single_direct(Some(p.key.public_key()), p.sequence).auth_info(fee);
+    let chain_id = p
+        .chain_id
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid chain-id '{}': {e}", p.chain_id))?;
+    let raw = SignDoc::new(&body, &auth_info, &chain_id, p.account_number)
+        .map_err(|e| anyhow::anyhow!("cannot build the sign doc: {e}"))?
+        .sign(p.key)
+        .map_err(|e| anyhow::anyhow!("signing failed: {e}"))?;
+    raw.to_bytes().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Everything needed to sign a `MsgSend`.
 pub struct SendParams<'a> {
     /// Sender's key.
@@ -183,32 +259,18 @@ impl std::fmt::Debug for SendParams<'_> {
 /// Builds and signs (SIGN_MODE_DIRECT) a tx with one `MsgSend`; returns the
 /// raw `TxRaw` bytes.
 pub fn sign_send(p: &SendParams<'_>) -> anyhow::Result<Vec<u8>> {
-    let msg = Any {
-        type_url: MSG_SEND_TYPE_URL.to_string(),
-        value: bank::MsgSend {
-            from_address: p.from.to_string(),
-            to_address: p.to.to_string(),
-            amount: p.amount.to_proto(),
-        }
-        .encode_to_vec(),
-    };
-    let body = Body::new(vec![msg], p.memo, 0u32);
-    let fee = Fee {
-        amount: to_cosmrs_coins(p.fee)?,
-        gas_limit: p.gas,
-        payer: None,
-        granter: None,
-    };
-    let auth_info = SignerInfo::single_direct(Some(p.key.public_key()), p.sequence).auth_info(fee);
-    let chain_id = p
-        .chain_id
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid chain-id '{}': {e}", p.chain_id))?;
-    let raw = SignDoc::new(&body, &auth_info, &chain_id, p.account_number)
-        .map_err(|e| anyhow::anyhow!("cannot build the sign doc: {e}"))?
-        .sign(p.key)
-        .map_err(|e| anyhow::anyhow!("signing failed: {e}"))?;
-    raw.to_bytes().map_err(|e| anyhow::anyhow!("{e}"))
+    sign_tx(
+        vec![copro_bank::msg_send::encode(p.from, p.to, p.amount)],
+        &SignParams {
+            key: p.key,
+            fee: p.fee,
+            gas: p.gas,
+            memo: p.memo,
+            chain_id: p.chain_id,
+            account_number: p.account_number,
+            sequence: p.sequence,
+        },
+    )
 }
 
 /// Result of a broadcast (and, with waiting, of inclusion).

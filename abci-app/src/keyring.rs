@@ -198,6 +198,14 @@ impl Keyring {
     }
 }
 
+/// What the modules' `coprod tx` commands see of the keyring.
+impl copro_module::Keys for Keyring {
+    fn address(&self, name_or_address: &str) -> anyhow::Result<Address> {
+        let key = self.resolve(name_or_address)?;
+        Address::parse(&key.address).map_err(|e| anyhow::anyhow!(e.log))
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

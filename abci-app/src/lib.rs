@@ -1,10 +1,15 @@
 //! coprod: copro's ABCI 2.0 application (driven by CometBFT v0.38) and its
 //! Cosmos-daemon-style CLI.
 //!
+//! - [`modules`]: the chain's modules (auth, bank), registered once; message
+//!   types, genesis sections, query paths and CLI commands route through
+//!   that registry (see `copro-module`);
 //! - [`tx`]: the transaction pipeline (decode, stateless checks, ante,
-//!   execution) shared by CheckTx and block execution;
+//!   stateful checks and execution of each message) shared by CheckTx and
+//!   block execution;
 //! - [`app`]: the ABCI handlers over the Merkle store;
-//! - [`query`]: ABCI query routes (gRPC paths, `/store/key` with ICS-23 proofs);
+//! - [`query`]: ABCI query routes (the modules' gRPC paths, `Simulate`,
+//!   `/store/key` with ICS-23 proofs);
 //! - [`server`]: the ABCI socket server (framing, decoding that never
 //!   fails, one app thread); [`service`]: what each request is answered;
 //! - [`config`], [`keyring`], [`client`]: CLI support;
@@ -17,10 +22,11 @@ pub mod client;
 pub mod config;
 pub mod keyring;
 pub mod metrics;
+pub mod modules;
 pub mod query;
 pub mod server;
 pub mod service;
 pub mod sigcache;
 pub mod tx;
 
-pub use app::{App, AppState};
+pub use app::App;

@@ -14,18 +14,24 @@
 //! Global flags: `--home` (default `~/.coprod`), `--node` (default: app.toml
 //! `[client] node`), `--keyring-dir` (default `H/keyring-test`),
 //! `--output text|json`.
+//!
+//! The subcommands of `tx` and `query` (but `query store`) come from the
+//! modules ([`coprod::modules`]): a module parses its arguments into messages
+//! or a query; this file signs, broadcasts, queries and prints.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use copro_auth::Address;
+use clap::{
+    ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 use copro_bank::Coins;
+use copro_module::{Address, Registry, Rendered, TxPlan};
 use coprod::config::{AppConfig, parse_tcp_address};
 use coprod::keyring::{KeyInfo, Keyring};
-use coprod::{App, AppState, client, query, tx};
+use coprod::{App, client, query, tx};
 use serde_json::{Value, json};
 use tendermint_rpc::Client;
 
@@ -91,13 +97,9 @@ enum Cmd {
     /// Manage keys in the keyring.
     #[command(subcommand)]
     Keys(KeysCmd),
-    /// Sign and broadcast transactions.
-    #[command(subcommand)]
-    Tx(TxCmd),
-    /// Query the chain.
-    #[command(subcommand, alias = "q")]
-    Query(QueryCmd),
+    // `tx` and `query` are built from the modules: see `cli`.
     /// Node status: height, app hash, chain-id.
+    #[command(display_order = 100)]
     Status,
 }
 
@@ -137,89 +139,91 @@ enum KeysCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
-enum TxCmd {
-    /// Bank transactions.
-    #[command(subcommand)]
-    Bank(BankTxCmd),
+// Flags of every `coprod tx` command, added to each module's leaf commands.
+// (A `///` comment here would replace the about text of those commands.)
+#[derive(Args, Debug)]
+struct TxFlags {
+    /// Fee (default 5000ucopro = 200000 gas × 0.025ucopro).
+    #[arg(long, default_value = "5000ucopro")]
+    fees: String,
+    /// Gas limit.
+    #[arg(long, default_value_t = 200_000)]
+    gas: u64,
+    /// Memo.
+    #[arg(long, alias = "memo", default_value = "")]
+    note: String,
+    /// Sign with this sequence instead of the account's committed one
+    /// (to queue several txs per block from one key).
+    #[arg(long)]
+    sequence: Option<u64>,
+    /// Sign with this account number instead of querying it.
+    #[arg(long)]
+    account_number: Option<u64>,
+    /// Chain-id (default: app.toml, else the node's).
+    #[arg(long)]
+    chain_id: Option<String>,
+    /// Wait until the tx is in a block and report its height and code.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, default_value_t = 30)]
+    wait_timeout: u64,
 }
 
-#[derive(Subcommand, Debug)]
-enum BankTxCmd {
-    /// Send coins: FROM (key name or address of a key) → TO.
-    Send {
-        /// Sender: key name or its address.
-        from: String,
-        /// Recipient address.
-        to: String,
-        /// Amount, e.g. 1000ucopro.
-        amount: String,
-        /// Fee (default 5000ucopro = 200000 gas × 0.025ucopro).
-        #[arg(long, default_value = "5000ucopro")]
-        fees: String,
-        /// Gas limit.
-        #[arg(long, default_value_t = 200_000)]
-        gas: u64,
-        /// Memo.
-        #[arg(long, alias = "memo", default_value = "")]
-        note: String,
-        /// Sign with this sequence instead of the account's committed one
-        /// (to queue several txs per block from one key).
-        #[arg(long)]
-        sequence: Option<u64>,
-        /// Sign with this account number instead of querying it.
-        #[arg(long)]
-        account_number: Option<u64>,
-        /// Chain-id (default: app.toml, else the node's).
-        #[arg(long)]
-        chain_id: Option<String>,
-        /// Wait until the tx is in a block and report its height and code.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait waits, in seconds.
-        #[arg(long, default_value_t = 30)]
-        wait_timeout: u64,
-    },
+// `coprod query store` (no `///`: it would replace the command's about).
+#[derive(Args, Debug)]
+struct StoreArgs {
+    /// Key, hex (e.g. of `bank/balance/copro1.../ucopro`).
+    key_hex: String,
+    /// Ask for a proof and verify it against the app hash of header H+1.
+    #[arg(long)]
+    prove: bool,
+    /// State after block H (0 = latest committed).
+    #[arg(long, default_value_t = 0)]
+    height: u64,
 }
 
-#[derive(Subcommand, Debug)]
-enum QueryCmd {
-    /// Bank queries.
-    #[command(subcommand)]
-    Bank(BankQueryCmd),
-    /// Account (number, sequence, pubkey).
-    Account {
-        /// Address.
-        address: String,
-    },
-    /// Raw store value, optionally with a verified ICS-23 proof.
-    Store {
-        /// Key, hex (e.g. of `bank/balance/copro1.../ucopro`).
-        key_hex: String,
-        /// Ask for a proof and verify it against the app hash of header H+1.
-        #[arg(long)]
-        prove: bool,
-        /// State after block H (0 = latest committed).
-        #[arg(long, default_value_t = 0)]
-        height: u64,
-    },
+/// The whole command line: the derived commands plus `tx` and `query`,
+/// whose subcommands the modules bring.
+fn cli(registry: &Registry) -> Command {
+    let tx = registry.tx_commands().into_iter().fold(
+        Command::new("tx")
+            .about("Sign and broadcast transactions")
+            .subcommand_required(true)
+            .arg_required_else_help(true),
+        |tx, module| tx.subcommand(with_tx_flags(module)),
+    );
+    let query = registry.query_commands().into_iter().fold(
+        Command::new("query")
+            .about("Query the chain")
+            .alias("q")
+            .subcommand_required(true)
+            .arg_required_else_help(true),
+        Command::subcommand,
+    );
+    let store = StoreArgs::augment_args(
+        Command::new("store").about("Raw store value, optionally with a verified ICS-23 proof"),
+    );
+    Cli::command()
+        .subcommand(tx)
+        .subcommand(query.subcommand(store))
 }
 
-#[derive(Subcommand, Debug)]
-enum BankQueryCmd {
-    /// Balance of one denom.
-    Balance {
-        /// Address.
-        address: String,
-        /// Denom.
-        #[arg(long, default_value = tx::FEE_DENOM)]
-        denom: String,
-    },
-    /// All balances.
-    Balances {
-        /// Address.
-        address: String,
-    },
+/// Adds the [`TxFlags`] to every leaf of a module's `tx` command.
+fn with_tx_flags(cmd: Command) -> Command {
+    if cmd.has_subcommands() {
+        cmd.mut_subcommands(with_tx_flags)
+    } else {
+        TxFlags::augment_args(cmd)
+    }
+}
+
+/// The matches of the innermost subcommand.
+fn leaf(mut matches: &ArgMatches) -> &ArgMatches {
+    while let Some((_, sub)) = matches.subcommand() {
+        matches = sub;
+    }
+    matches
 }
 
 fn default_home() -> PathBuf {
@@ -263,8 +267,9 @@ fn print(output: Output, value: &Value, text: impl FnOnce() -> String) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
+    let registry = coprod::modules::registry();
+    let matches = cli(&registry).get_matches();
+    match run(&registry, &matches).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
@@ -273,52 +278,27 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    match matches.subcommand() {
+        Some(("tx", m)) => return tx(registry, m).await,
+        Some(("query", m)) => return query(registry, m).await,
+        _ => {}
+    }
+    let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
     let g = cli.global;
     match cli.cmd {
         Cmd::Init {
             chain_id,
             moniker,
             overwrite,
-        } => init(&g, &chain_id, moniker.as_deref(), overwrite),
+        } => init(&g, registry, &chain_id, moniker.as_deref(), overwrite),
         Cmd::Genesis(GenesisCmd::AddAccount {
             address_or_key,
             coins,
-        }) => add_genesis_account(&g, &address_or_key, &coins),
-        Cmd::Genesis(GenesisCmd::Validate) => validate_genesis(&g),
+        }) => add_genesis_account(&g, registry, &address_or_key, &coins),
+        Cmd::Genesis(GenesisCmd::Validate) => validate_genesis(&g, registry),
         Cmd::Start { abci_address } => start(&g, abci_address).await,
         Cmd::Keys(cmd) => keys(&g, cmd),
-        Cmd::Tx(TxCmd::Bank(BankTxCmd::Send {
-            from,
-            to,
-            amount,
-            fees,
-            gas,
-            note,
-            sequence,
-            account_number,
-            chain_id,
-            wait,
-            wait_timeout,
-        })) => {
-            send(
-                &g,
-                SendArgs {
-                    from,
-                    to,
-                    amount,
-                    fees,
-                    gas,
-                    memo: note,
-                    sequence,
-                    account_number,
-                    chain_id,
-                    wait: wait.then(|| Duration::from_secs(wait_timeout)),
-                },
-            )
-            .await
-        }
-        Cmd::Query(q) => query_cmd(&g, q).await,
         Cmd::Status => status(&g).await,
     }
 }
@@ -347,6 +327,7 @@ fn genesis_path(home: &Path) -> PathBuf {
 
 fn init(
     g: &Global,
+    registry: &Registry,
     chain_id: &str,
     moniker: Option<&str>,
     overwrite: bool,
@@ -389,7 +370,7 @@ fn init(
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&genesis)?)
         .context("cometbft wrote an unreadable genesis.json")?;
     doc["chain_id"] = Value::String(chain_id.to_string());
-    doc["app_state"] = serde_json::to_value(AppState::default())?;
+    doc["app_state"] = registry.default_genesis();
     std::fs::write(&genesis, serde_json::to_string_pretty(&doc)?)?;
     if let Some(moniker) = moniker {
         let cfg_path = home.join("config").join("config.toml");
@@ -424,7 +405,12 @@ fn init(
     Ok(ExitCode::SUCCESS)
 }
 
-fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow::Result<ExitCode> {
+fn add_genesis_account(
+    g: &Global,
+    registry: &Registry,
+    address_or_key: &str,
+    coins: &str,
+) -> anyhow::Result<ExitCode> {
     let home = g.home();
     let address = match Address::parse(address_or_key) {
         Ok(a) => a,
@@ -444,81 +430,42 @@ fn add_genesis_account(g: &Global, address_or_key: &str, coins: &str) -> anyhow:
         serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read {}; run `coprod init` first", path.display())
         })?)?;
-    let mut state: AppState = if doc["app_state"].is_null() {
-        AppState::default()
-    } else {
-        serde_json::from_value(doc["app_state"].clone()).context("genesis app_state is invalid")?
-    };
-    if !state
-        .auth
-        .accounts
-        .iter()
-        .any(|a| a.address == address.as_str())
-    {
-        state
-            .auth
-            .accounts
-            .push(copro_auth::genesis::GenesisAccount {
-                address: address.to_string(),
-            });
+    if !(doc["app_state"].is_null() || doc["app_state"].is_object()) {
+        bail!("genesis app_state is invalid: not a JSON object keyed by module name");
     }
-    let mut merged: Vec<copro_bank::Coin> = Vec::new();
-    if let Some(existing) = state
-        .bank
-        .balances
-        .iter()
-        .find(|b| b.address == address.as_str())
-    {
-        for c in &existing.coins {
-            let amount = c
-                .amount
-                .parse::<u128>()
-                .with_context(|| format!("bad amount in genesis: {}", c.amount))?;
-            merged.push(copro_bank::Coin {
-                denom: c.denom.clone(),
-                amount,
-            });
-        }
+    let mut auth: copro_auth::genesis::GenesisState = genesis_section(&doc, "auth")?;
+    let mut bank: copro_bank::genesis::GenesisState = genesis_section(&doc, "bank")?;
+    auth.add_account(&address);
+    let total = bank
+        .add_coins(&address, &coins)
+        .map_err(|e| anyhow::anyhow!(e.log))?;
+    if doc["app_state"].is_null() {
+        doc["app_state"] = registry.default_genesis();
     }
-    for c in coins.iter() {
-        match merged.iter_mut().find(|m| m.denom == c.denom) {
-            Some(m) => {
-                m.amount = m
-                    .amount
-                    .checked_add(c.amount)
-                    .context("genesis balance overflows u128")?
-            }
-            None => merged.push(c.clone()),
-        }
-    }
-    merged.sort();
-    let entry = copro_bank::genesis::GenesisBalance {
-        address: address.to_string(),
-        coins: merged.iter().map(Into::into).collect(),
-    };
-    match state
-        .bank
-        .balances
-        .iter_mut()
-        .find(|b| b.address == address.as_str())
-    {
-        Some(b) => *b = entry,
-        None => state.bank.balances.push(entry),
-    }
-    doc["app_state"] = serde_json::to_value(&state)?;
+    doc["app_state"]["auth"] = serde_json::to_value(&auth)?;
+    doc["app_state"]["bank"] = serde_json::to_value(&bank)?;
     std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
-    let total = Coins::new(merged)
-        .map(|c| c.to_string())
-        .unwrap_or_default();
     print(
         g.output,
-        &json!({"address": address.to_string(), "coins": total}),
+        &json!({"address": address.to_string(), "coins": total.to_string()}),
         || format!("genesis account {address}: {total}"),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate_genesis(g: &Global) -> anyhow::Result<ExitCode> {
+/// The section `name` of genesis.json's `app_state` (the default if absent).
+fn genesis_section<T: serde::de::DeserializeOwned + Default>(
+    doc: &Value,
+    name: &str,
+) -> anyhow::Result<T> {
+    match &doc["app_state"][name] {
+        Value::Null => Ok(T::default()),
+        section => T::deserialize(section)
+            .with_context(|| format!("genesis app_state is invalid: section {name}")),
+    }
+}
+
+fn validate_genesis(g: &Global, registry: &Registry) -> anyhow::Result<ExitCode> {
     let path = genesis_path(&g.home());
     let doc: Value = serde_json::from_str(
         &std::fs::read_to_string(&path)
@@ -530,7 +477,7 @@ fn validate_genesis(g: &Global) -> anyhow::Result<ExitCode> {
         bail!("genesis.json has no chain_id");
     }
     let app_state = serde_json::to_vec(&doc["app_state"])?;
-    let accounts = coprod::app::validate_genesis(chain_id, &app_state)
+    let accounts = coprod::app::validate_genesis(registry, chain_id, &app_state)
         .map_err(|e| anyhow::anyhow!("genesis app_state is invalid: {e}"))?;
     print(
         g.output,
@@ -636,25 +583,30 @@ fn keys(g: &Global, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-struct SendArgs {
-    from: String,
-    to: String,
-    amount: String,
-    fees: String,
-    gas: u64,
-    memo: String,
-    sequence: Option<u64>,
-    account_number: Option<u64>,
-    chain_id: Option<String>,
-    wait: Option<Duration>,
+/// `coprod tx <command> ...`: the module that brings `<command>` turns the
+/// arguments into messages; they are signed with the [`TxFlags`] and
+/// broadcast.
+async fn tx(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let (command, module_matches) = matches.subcommand().context("give a tx subcommand")?;
+    let module = registry
+        .tx_module(command)
+        .with_context(|| format!("no module brings `coprod tx {command}`"))?;
+    let leaf = leaf(module_matches);
+    let g = Global::from_arg_matches(leaf)?;
+    let flags = TxFlags::from_arg_matches(leaf)?;
+    let keyring = g.keyring();
+    let plan = module.tx(module_matches, &keyring)?;
+    sign_and_broadcast(&g, &keyring, plan, flags).await
 }
 
-async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
-    let key = g.keyring().resolve(&a.from)?;
-    let signing_key = key.signing_key()?;
-    let from = Address::parse(&key.address).map_err(|e| anyhow::anyhow!(e.log))?;
-    let to = Address::parse(&a.to).map_err(|e| anyhow::anyhow!(e.log))?;
-    let amount = Coins::parse(&a.amount).map_err(|e| anyhow::anyhow!(e.log))?;
+async fn sign_and_broadcast(
+    g: &Global,
+    keyring: &Keyring,
+    plan: TxPlan,
+    a: TxFlags,
+) -> anyhow::Result<ExitCode> {
+    let TxPlan { signer: from, msgs } = plan;
+    let signing_key = keyring.resolve(from.as_str())?.signing_key()?;
     let fee = Coins::parse(&a.fees).map_err(|e| anyhow::anyhow!(e.log))?;
     let client = g.client()?;
     let chain_id = match a.chain_id.or_else(|| g.config().map(|c| c.chain_id)) {
@@ -681,19 +633,20 @@ async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let tx_bytes = client::sign_send(&client::SendParams {
-        key: &signing_key,
-        from: &from,
-        to: &to,
-        amount: &amount,
-        fee: &fee,
-        gas: a.gas,
-        memo: &a.memo,
-        chain_id: &chain_id,
-        account_number,
-        sequence,
-    })?;
-    let result = client::broadcast(&client, tx_bytes, a.wait).await?;
+    let tx_bytes = client::sign_tx(
+        msgs,
+        &client::SignParams {
+            key: &signing_key,
+            fee: &fee,
+            gas: a.gas,
+            memo: &a.note,
+            chain_id: &chain_id,
+            account_number,
+            sequence,
+        },
+    )?;
+    let wait = a.wait.then(|| Duration::from_secs(a.wait_timeout));
+    let result = client::broadcast(&client, tx_bytes, wait).await?;
     print(g.output, &serde_json::to_value(&result)?, || {
         let mut s = format!("txhash: {}\ncode: {}", result.txhash, result.code);
         if let Some(h) = result.height {
@@ -711,69 +664,23 @@ async fn send(g: &Global, a: SendArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn query_cmd(g: &Global, q: QueryCmd) -> anyhow::Result<ExitCode> {
+/// `coprod query <command> ...`: `store` is coprod's own; any other command
+/// belongs to a module, which builds the query and renders the answer.
+async fn query(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let (command, sub) = matches.subcommand().context("give a query subcommand")?;
+    let g = Global::from_arg_matches(leaf(sub))?;
     let client = g.client()?;
-    match q {
-        QueryCmd::Bank(BankQueryCmd::Balance { address, denom }) => {
-            let (denom, amount) = client::query_balance(&client, &address, &denom).await?;
-            print(
-                g.output,
-                &json!({"balance": {"denom": denom, "amount": amount}}),
-                || format!("{amount}{denom}"),
-            );
-        }
-        QueryCmd::Bank(BankQueryCmd::Balances { address }) => {
-            let balances = client::query_balances(&client, &address).await?;
-            let list: Vec<Value> = balances
-                .iter()
-                .map(|(d, a)| json!({"denom": d, "amount": a}))
-                .collect();
-            print(g.output, &json!({"balances": list}), || {
-                if balances.is_empty() {
-                    "no balances".to_string()
-                } else {
-                    balances
-                        .iter()
-                        .map(|(d, a)| format!("{a}{d}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                }
-            });
-        }
-        QueryCmd::Account { address } => {
-            let account = client::query_account(&client, &address)
-                .await?
-                .with_context(|| format!("account {address} not found"))?;
-            let pubkey = account
-                .pub_key
-                .as_ref()
-                .and_then(|pk| cosmrs::crypto::PublicKey::try_from(pk).ok())
-                .map(|pk| pk.to_json());
-            print(
-                g.output,
-                &json!({
-                    "address": account.address,
-                    "account_number": account.account_number.to_string(),
-                    "sequence": account.sequence.to_string(),
-                    "pubkey": pubkey,
-                }),
-                || {
-                    format!(
-                        "address: {}\naccount_number: {}\nsequence: {}\npubkey: {}",
-                        account.address,
-                        account.account_number,
-                        account.sequence,
-                        pubkey.clone().unwrap_or_else(|| "none".into())
-                    )
-                },
-            );
-        }
-        QueryCmd::Store {
-            key_hex,
-            prove,
-            height,
-        } => return query_store(g, &client, &key_hex, prove, height).await,
+    if command == "store" {
+        let a = StoreArgs::from_arg_matches(sub)?;
+        return query_store(&g, &client, &a.key_hex, a.prove, a.height).await;
     }
+    let module = registry
+        .query_module(command)
+        .with_context(|| format!("no module brings `coprod query {command}`"))?;
+    let plan = module.query_plan(sub)?;
+    let value = client::abci_query_optional(&client, &plan.path, plan.data).await?;
+    let Rendered { json, text } = (plan.render)(value.as_deref())?;
+    print(g.output, &json, || text);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -933,4 +840,158 @@ async fn status(g: &Global) -> anyhow::Result<ExitCode> {
         || format!("chain-id: {chain_id}\nheight: {height}\napp hash: {app_hash}"),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn try_parse(args: &[&str]) -> Result<ArgMatches, clap::Error> {
+        cli(&coprod::modules::registry())
+            .try_get_matches_from(std::iter::once("coprod").chain(args.iter().copied()))
+    }
+
+    /// The subcommand path of `args` and the innermost matches.
+    fn parse(args: &[&str]) -> (Vec<String>, ArgMatches) {
+        let matches = try_parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let mut names = Vec::new();
+        let mut m = &matches;
+        while let Some((name, sub)) = m.subcommand() {
+            names.push(name.to_string());
+            m = sub;
+        }
+        (names, m.clone())
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        cli(&coprod::modules::registry()).debug_assert();
+    }
+
+    #[test]
+    fn tx_bank_send_keeps_its_arguments_and_flags() {
+        // As `localnet demo` runs it.
+        let (names, leaf) = parse(&[
+            "tx",
+            "bank",
+            "send",
+            "alice",
+            "copro1bob",
+            "1000ucopro",
+            "--keyring-dir",
+            "/k",
+            "--node",
+            "http://n:26657",
+            "--chain-id",
+            "c-1",
+            "--wait",
+        ]);
+        assert_eq!(names, ["tx", "bank", "send"]);
+        assert_eq!(leaf.get_one::<String>("from").unwrap(), "alice");
+        assert_eq!(leaf.get_one::<String>("to").unwrap(), "copro1bob");
+        assert_eq!(leaf.get_one::<String>("amount").unwrap(), "1000ucopro");
+        let flags = TxFlags::from_arg_matches(&leaf).unwrap();
+        assert_eq!(flags.fees, "5000ucopro");
+        assert_eq!(flags.gas, 200_000);
+        assert_eq!(flags.note, "");
+        assert_eq!(flags.chain_id.as_deref(), Some("c-1"));
+        assert!(flags.wait);
+        assert_eq!(flags.wait_timeout, 30);
+        let g = Global::from_arg_matches(&leaf).unwrap();
+        assert_eq!(g.node.as_deref(), Some("http://n:26657"));
+        assert_eq!(g.keyring_dir, Some(PathBuf::from("/k")));
+
+        // Global flags before the subcommand; every tx flag; --memo.
+        let (_, leaf) = parse(&[
+            "--node",
+            "http://m:1",
+            "-o",
+            "json",
+            "tx",
+            "bank",
+            "send",
+            "a",
+            "b",
+            "1ucopro",
+            "--fees",
+            "7ucopro",
+            "--gas",
+            "9",
+            "--memo",
+            "hi",
+            "--sequence",
+            "3",
+            "--account-number",
+            "4",
+            "--wait-timeout",
+            "5",
+        ]);
+        let flags = TxFlags::from_arg_matches(&leaf).unwrap();
+        assert_eq!(
+            (flags.fees.as_str(), flags.gas, flags.note.as_str()),
+            ("7ucopro", 9, "hi")
+        );
+        assert_eq!((flags.sequence, flags.account_number), (Some(3), Some(4)));
+        assert_eq!(flags.wait_timeout, 5);
+        let g = Global::from_arg_matches(&leaf).unwrap();
+        assert_eq!(g.node.as_deref(), Some("http://m:1"));
+        assert_eq!(g.output, Output::Json);
+        let (_, leaf) = parse(&["tx", "bank", "send", "a", "b", "1ucopro", "--note", "n"]);
+        assert_eq!(TxFlags::from_arg_matches(&leaf).unwrap().note, "n");
+    }
+
+    #[test]
+    fn queries_keep_their_names_and_flags() {
+        let (names, leaf) = parse(&["query", "bank", "balance", "copro1x", "--node", "n"]);
+        assert_eq!(names, ["query", "bank", "balance"]);
+        assert_eq!(leaf.get_one::<String>("denom").unwrap(), "ucopro");
+        let (names, leaf) = parse(&["q", "bank", "balances", "copro1x", "-o", "json"]);
+        assert_eq!(names, ["query", "bank", "balances"]);
+        assert_eq!(
+            Global::from_arg_matches(&leaf).unwrap().output,
+            Output::Json
+        );
+        let (names, leaf) = parse(&["query", "account", "copro1x"]);
+        assert_eq!(names, ["query", "account"]);
+        assert_eq!(leaf.get_one::<String>("address").unwrap(), "copro1x");
+        let (names, leaf) = parse(&["query", "store", "ab01", "--prove", "--height", "3"]);
+        assert_eq!(names, ["query", "store"]);
+        let store = StoreArgs::from_arg_matches(&leaf).unwrap();
+        assert_eq!(
+            (store.key_hex.as_str(), store.prove, store.height),
+            ("ab01", true, 3)
+        );
+    }
+
+    #[test]
+    fn the_other_commands_still_parse_as_before() {
+        let m = try_parse(&[
+            "keys",
+            "add",
+            "alice",
+            "--output",
+            "json",
+            "--keyring-dir",
+            "/k",
+        ])
+        .unwrap();
+        let parsed = Cli::from_arg_matches(&m).unwrap();
+        assert!(
+            matches!(parsed.cmd, Cmd::Keys(KeysCmd::Add { ref name, recover: false }) if name == "alice")
+        );
+        assert_eq!(parsed.global.output, Output::Json);
+        let m = try_parse(&["genesis", "add-account", "alice", "1ucopro", "--home", "/h"]).unwrap();
+        assert!(matches!(
+            Cli::from_arg_matches(&m).unwrap().cmd,
+            Cmd::Genesis(GenesisCmd::AddAccount { .. })
+        ));
+        for bad in [
+            &["tx"][..],
+            &["tx", "bank"],
+            &["query", "bank", "nope"],
+            &["tx", "staking"],
+        ] {
+            assert!(try_parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

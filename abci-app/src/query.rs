@@ -1,5 +1,7 @@
 //! ABCI Query: gRPC method paths with protobuf bodies (what cosmjs'
 //! `StargateClient` and cosmrs send) and raw store reads with ICS-23 proofs.
+//! The modules answer their own paths (routed by the
+//! [`Registry`]); `Simulate` and `/store/key` are coprod's.
 //!
 //! Height semantics: `height = 0` reads the latest committed state; `H > 0`
 //! reads the state after block `H`. The response's `height` is the height
@@ -15,9 +17,8 @@
 //! | `/cosmos.tx.v1beta1.Service/Simulate` | `SimulateRequest{tx_bytes}` | `SimulateResponse` (gas used, events); the signature is not checked, nor the sequence or the minimum fee |
 //! | `/store/key` | raw key bytes | raw value (empty if absent); with `prove`, `proof_ops` = one `ProofOp { type: "ics23:jmt", key, data: CommitmentProof }` (existence or non-existence) |
 
-use copro_auth::{Code, TxError};
+use copro_module::{Code, Registry, StatelessContext, TxError};
 use copro_store::{Snapshot, StateDelta, StateRead, Storage};
-use cosmrs::Any;
 use cosmrs::proto::cosmos::base::abci::v1beta1::{GasInfo, Result as AbciResult};
 use cosmrs::proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use prost::Message;
@@ -27,7 +28,7 @@ use tendermint::merkle::proof::{ProofOp, ProofOps};
 use tendermint::v0_38::abci::{request, response};
 use tendermint_proto::abci::{Event as ProtoEvent, EventAttribute as ProtoEventAttribute};
 
-use crate::tx::{CheckedTx, Context, Mode, Msg, execute};
+use crate::tx::{CheckedTx, Context, Mode, execute};
 
 /// Simulation path (cosmjs uses it for `fee: "auto"`).
 pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
@@ -37,8 +38,8 @@ pub const STORE_KEY_PATH: &str = "/store/key";
 pub const PROOF_OP_TYPE: &str = "ics23:jmt";
 
 /// Answers a query; failures become response codes (codespace `sdk`).
-pub fn handle(storage: &Storage, req: request::Query) -> response::Query {
-    match answer(storage, &req) {
+pub fn handle(storage: &Storage, registry: &Registry, req: request::Query) -> response::Query {
+    match answer(storage, registry, &req) {
         Ok(resp) => resp,
         Err(e) => response::Query {
             height: req.height,
@@ -81,17 +82,17 @@ fn snapshot_at(storage: &Storage, height: u64) -> Result<Snapshot, TxError> {
     Ok(snapshot)
 }
 
-fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, TxError> {
+fn answer(
+    storage: &Storage,
+    registry: &Registry,
+    req: &request::Query,
+) -> Result<response::Query, TxError> {
     let snapshot = snapshot_at(storage, req.height.value())?;
     let version = snapshot.version().unwrap_or_default();
     let height = Height::try_from(version).map_err(TxError::internal)?;
     let data = req.data.as_ref();
     let value = match req.path.as_str() {
-        copro_auth::query::ACCOUNT_PATH => copro_auth::query::account(&snapshot, data)?,
-        copro_bank::query::BALANCE_PATH => copro_bank::query::balance(&snapshot, data)?,
-        copro_bank::query::ALL_BALANCES_PATH => copro_bank::query::all_balances(&snapshot, data)?,
-        copro_bank::query::TOTAL_SUPPLY_PATH => copro_bank::query::total_supply(&snapshot, data)?,
-        SIMULATE_PATH => simulate(&snapshot, data)?,
+        SIMULATE_PATH => simulate(registry, &snapshot, data)?,
         STORE_KEY_PATH => {
             if req.prove {
                 let (value, proof) = snapshot.get_with_proof(data)?;
@@ -111,18 +112,22 @@ fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, Tx
             }
             snapshot.get_raw(data)?.unwrap_or_default()
         }
-        other => {
-            return Err(TxError::new(
-                Code::UnknownRequest,
-                format!(
-                    "unknown query path '{other}'; supported: {}, {}, {}, {}, {SIMULATE_PATH}, {STORE_KEY_PATH}",
-                    copro_auth::query::ACCOUNT_PATH,
-                    copro_bank::query::BALANCE_PATH,
-                    copro_bank::query::ALL_BALANCES_PATH,
-                    copro_bank::query::TOTAL_SUPPLY_PATH
-                ),
-            ));
-        }
+        path => match registry.query(path, &snapshot, data) {
+            Some(answer) => answer?,
+            None => {
+                let supported = registry
+                    .query_paths()
+                    .chain([SIMULATE_PATH, STORE_KEY_PATH])
+                    .collect::<Vec<_>>();
+                return Err(TxError::new(
+                    Code::UnknownRequest,
+                    format!(
+                        "unknown query path '{path}'; supported: {}",
+                        supported.join(", ")
+                    ),
+                ));
+            }
+        },
     };
     Ok(response::Query {
         key: req.data.clone(),
@@ -133,7 +138,7 @@ fn answer(storage: &Storage, req: &request::Query) -> Result<response::Query, Tx
 }
 
 /// Runs a tx on a scratch copy of the state and reports its gas and events.
-fn simulate(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
+fn simulate(registry: &Registry, snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req = SimulateRequest::decode(data).map_err(|e| {
         TxError::new(
             Code::InvalidRequest,
@@ -146,8 +151,14 @@ fn simulate(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
             "SimulateRequest.tx_bytes is empty: send the encoded TxRaw in tx_bytes",
         ));
     }
-    let tx = CheckedTx::decode_for_simulation(&req.tx_bytes)?;
     let chain_id = crate::App::chain_id(snapshot)?;
+    let tx = CheckedTx::decode_for_simulation(
+        registry,
+        &StatelessContext {
+            chain_id: &chain_id,
+        },
+        &req.tx_bytes,
+    )?;
     let height = snapshot.version().map_or(0, |v| v + 1);
     let ctx = Context {
         chain_id: &chain_id,
@@ -173,16 +184,6 @@ fn simulate(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
                 .collect(),
         })
         .collect();
-    let msg_responses = tx
-        .msgs
-        .iter()
-        .map(|m| match m {
-            Msg::Send(_) => Any {
-                type_url: "/cosmos.bank.v1beta1.MsgSendResponse".to_string(),
-                value: vec![],
-            },
-        })
-        .collect();
     Ok(SimulateResponse {
         gas_info: Some(GasInfo {
             gas_wanted: tx.gas_limit,
@@ -190,7 +191,7 @@ fn simulate(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>, TxError> {
         }),
         result: Some(AbciResult {
             events,
-            msg_responses,
+            msg_responses: outcome.msg_responses,
             ..Default::default()
         }),
     }

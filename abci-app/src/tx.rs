@@ -1,19 +1,25 @@
 //! The transaction pipeline: decode with a size cap first, then stateless
-//! checks ([`CheckedTx::decode`]), then stateful checks and execution
-//! ([`execute`]) on a transaction's own [`StateDelta`].
+//! checks ([`CheckedTx::decode`]), then the ante, stateful checks and
+//! execution ([`execute`]) on a transaction's own [`StateDelta`].
+//!
+//! Messages are decoded by the module that owns their type URL (through the
+//! [`Registry`]) and go through that module's three stages
+//! ([`Msg`](copro_module::Msg)): `check_stateless` in [`CheckedTx::decode`],
+//! then `check_stateful` and `execute` of each message in [`execute`].
 //!
 //! The same code runs in CheckTx (on the check-state), PrepareProposal,
 //! ProcessProposal and FinalizeBlock (on the block delta), so all of them
 //! agree on every verdict. Every failure is a [`TxError`]: an SDK code and a
 //! log saying what to do.
 
-use copro_auth::{
-    Address, AuthRead, AuthWrite, Code, Event, TxError, address_from_pubkey, decode_pubkey,
-    encode_pubkey, module_address,
+use copro_auth::{AuthRead, AuthWrite, decode_pubkey, encode_pubkey};
+use copro_bank::{BankWrite, Coins};
+use copro_module::{
+    Address, Code, DecodedMsg, Event, ExecContext, Executed, Registry, StatelessContext, TxError,
+    address_from_pubkey, module_address,
 };
-use copro_bank::msg_send::MsgSend;
-use copro_bank::{BankWrite, Coins, MSG_SEND_TYPE_URL};
 use copro_store::{StateDelta, StateRead, StateWrite};
+use cosmrs::Any;
 use cosmrs::proto::cosmos::tx::signing::v1beta1::SignMode;
 use cosmrs::proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw, mode_info};
 use k256::ecdsa::signature::Verifier;
@@ -30,7 +36,7 @@ pub const MAX_MSGS: usize = 32;
 /// Highest accepted gas limit of one transaction.
 pub const MAX_GAS_LIMIT: u64 = 10_000_000;
 /// Denom of fees and of the minimum gas price.
-pub const FEE_DENOM: &str = "ucopro";
+pub const FEE_DENOM: &str = copro_bank::NATIVE_DENOM;
 /// Name of the module account that collects fees.
 pub const FEE_COLLECTOR: &str = "fee_collector";
 
@@ -48,39 +54,14 @@ pub mod gas {
     pub const PER_MSG: u64 = 20_000;
 }
 
-/// A message this chain knows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Msg {
-    /// `cosmos.bank.v1beta1.MsgSend`.
-    Send(MsgSend),
-}
-
-impl Msg {
-    fn signer(&self) -> &Address {
-        match self {
-            Msg::Send(m) => &m.from,
-        }
-    }
-    fn type_url(&self) -> &'static str {
-        match self {
-            Msg::Send(_) => MSG_SEND_TYPE_URL,
-        }
-    }
-    fn module(&self) -> &'static str {
-        match self {
-            Msg::Send(_) => "bank",
-        }
-    }
-}
-
-/// A transaction that passed every stateless check. Only [`CheckedTx::decode`]
-/// builds one.
-#[derive(Clone, Debug)]
+/// A transaction that passed every stateless check, its messages' own
+/// `check_stateless` included. Only [`CheckedTx::decode`] builds one.
+#[derive(Debug)]
 pub struct CheckedTx {
     /// SHA-256 of the raw bytes (the CometBFT tx hash).
     pub hash: [u8; 32],
     /// The messages, all signed by [`Self::signer`].
-    pub msgs: Vec<Msg>,
+    pub msgs: Vec<DecodedMsg>,
     /// The single signer.
     pub signer: Address,
     /// Public key given in the tx, if any.
@@ -111,19 +92,34 @@ fn decode_err(what: &str, e: prost::DecodeError) -> TxError {
 }
 
 impl CheckedTx {
-    /// Decodes `bytes` and runs every check that needs no state.
-    pub fn decode(bytes: &[u8]) -> Result<Self, TxError> {
-        Self::decode_inner(bytes, false)
+    /// Decodes `bytes`, routing each message to its module, and runs every
+    /// check that needs no state. The verdict depends only on the bytes and
+    /// the chain-id.
+    pub fn decode(
+        registry: &Registry,
+        ctx: &StatelessContext<'_>,
+        bytes: &[u8],
+    ) -> Result<Self, TxError> {
+        Self::decode_inner(registry, ctx, bytes, false)
     }
 
     /// Decodes a tx for `Simulate`: the signature may be empty or a
     /// placeholder (never verified), the gas limit is not enforced, and gas
     /// is counted as if a 64-byte signature were present.
-    pub fn decode_for_simulation(bytes: &[u8]) -> Result<Self, TxError> {
-        Self::decode_inner(bytes, true)
+    pub fn decode_for_simulation(
+        registry: &Registry,
+        ctx: &StatelessContext<'_>,
+        bytes: &[u8],
+    ) -> Result<Self, TxError> {
+        Self::decode_inner(registry, ctx, bytes, true)
     }
 
-    fn decode_inner(bytes: &[u8], simulate: bool) -> Result<Self, TxError> {
+    fn decode_inner(
+        registry: &Registry,
+        ctx: &StatelessContext<'_>,
+        bytes: &[u8],
+        simulate: bool,
+    ) -> Result<Self, TxError> {
         if bytes.len() > MAX_TX_BYTES {
             return Err(TxError::new(
                 Code::TxTooLarge,
@@ -158,15 +154,7 @@ impl CheckedTx {
         let msgs = body
             .messages
             .iter()
-            .map(|any| match any.type_url.as_str() {
-                MSG_SEND_TYPE_URL => MsgSend::decode(&any.value).map(Msg::Send),
-                other => Err(TxError::new(
-                    Code::UnknownRequest,
-                    format!(
-                        "unknown message type '{other}'; this chain accepts {MSG_SEND_TYPE_URL}"
-                    ),
-                )),
-            })
+            .map(|any| registry.decode(&any.type_url, &any.value))
             .collect::<Result<Vec<_>, _>>()?;
         if body.memo.len() > MAX_MEMO_BYTES {
             return Err(TxError::new(
@@ -185,16 +173,7 @@ impl CheckedTx {
         }
 
         // Signer.
-        let signer = msgs[0].signer().clone();
-        if let Some(other) = msgs.iter().find(|m| m.signer() != &signer) {
-            return Err(TxError::new(
-                Code::InvalidSigner,
-                format!(
-                    "all messages must have one signer: {signer} and {} differ; send one tx per sender",
-                    other.signer()
-                ),
-            ));
-        }
+        let signer = single_signer(&msgs)?;
         if raw.signatures.is_empty() || auth_info.signer_infos.is_empty() {
             return Err(TxError::new(
                 Code::NoSignatures,
@@ -281,6 +260,14 @@ impl CheckedTx {
             ));
         }
 
+        // The modules' own stateless checks, last: they may be the expensive
+        // ones (proof verification).
+        for (index, m) in msgs.iter().enumerate() {
+            m.msg
+                .check_stateless(ctx)
+                .map_err(|e| in_message(index, e))?;
+        }
+
         Ok(Self {
             hash: Sha256::digest(bytes).into(),
             msgs,
@@ -301,6 +288,46 @@ impl CheckedTx {
     pub fn hash_hex(&self) -> String {
         hex::encode_upper(self.hash)
     }
+}
+
+/// The one address that signs every message: each message names at least one
+/// signer, and a transaction carries a single signature.
+fn single_signer(msgs: &[DecodedMsg]) -> Result<Address, TxError> {
+    let mut signer: Option<&Address> = None;
+    for (index, m) in msgs.iter().enumerate() {
+        let signers = m.msg.signers();
+        if signers.is_empty() {
+            return Err(TxError::new(
+                Code::InvalidSigner,
+                format!("message {index} ({}) names no signer", m.type_url),
+            ));
+        }
+        for s in signers {
+            match signer {
+                None => signer = Some(s),
+                Some(first) if first != s => {
+                    return Err(TxError::new(
+                        Code::InvalidSigner,
+                        format!(
+                            "all messages must have one signer: {first} and {s} differ; send one tx per sender"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    signer.cloned().ok_or_else(|| {
+        TxError::new(
+            Code::InvalidRequest,
+            "tx has no messages: include at least one",
+        )
+    })
+}
+
+/// Says which message failed.
+fn in_message(index: usize, e: TxError) -> TxError {
+    TxError::new(e.code, format!("message {index} failed: {}", e.log))
 }
 
 /// The gas a tx of `len` bytes with `msgs` messages uses.
@@ -425,11 +452,30 @@ pub struct Context<'a> {
     pub sig_cache: Option<&'a crate::sigcache::SignatureCache>,
 }
 
+impl Context<'_> {
+    /// What the modules' stateless checks see.
+    pub fn stateless(&self) -> StatelessContext<'_> {
+        StatelessContext {
+            chain_id: self.chain_id,
+        }
+    }
+
+    /// What the modules' stateful checks and execution see.
+    pub fn exec(&self) -> ExecContext<'_> {
+        ExecContext {
+            chain_id: self.chain_id,
+            height: self.height,
+        }
+    }
+}
+
 /// Outcome of a tx that entered a block (or passed CheckTx).
 #[derive(Clone, Debug, Default)]
 pub struct TxOutcome {
     /// Events, in order.
     pub events: Vec<Event>,
+    /// One response per message that executed, in order.
+    pub msg_responses: Vec<Any>,
 }
 
 /// Why [`execute`] failed.
@@ -458,7 +504,9 @@ impl ExecError {
 /// set by this first tx (8), sequence (32), signature over
 /// `SignDoc(body, auth_info, chain_id, account_number)` (4), minimum fee in
 /// CheckTx (13), fee deducted to the fee collector (5), sequence incremented.
-/// Then the messages run on a nested delta: all or nothing.
+/// Then the messages run on a nested delta, all or nothing: each one's
+/// module checks it against the state left by the messages before it
+/// (`check_stateful`), then executes it.
 pub fn execute<S: StateRead>(
     state: &mut StateDelta<S>,
     tx: &CheckedTx,
@@ -472,44 +520,52 @@ pub fn execute<S: StateRead>(
     state.apply(ante_changes.0);
     let mut outcome = TxOutcome {
         events: ante_changes.1,
+        msg_responses: Vec::new(),
     };
+    let exec_ctx = ctx.exec();
     let msg_result = {
         let mut msgs = StateDelta::new(&*state);
         let mut events = Vec::new();
+        let mut responses = Vec::with_capacity(tx.msgs.len());
         let mut result = Ok(());
-        for (index, msg) in tx.msgs.iter().enumerate() {
+        for (index, m) in tx.msgs.iter().enumerate() {
             events.push(Event::new(
                 "message",
                 [
-                    ("action", msg.type_url().to_string()),
-                    ("sender", msg.signer().to_string()),
-                    ("module", msg.module().to_string()),
+                    ("action", m.type_url.to_string()),
+                    ("sender", tx.signer.to_string()),
+                    ("module", m.module.to_string()),
                     ("msg_index", index.to_string()),
                 ],
             ));
-            let executed = match msg {
-                Msg::Send(send) => send.execute(&mut msgs),
-            };
+            let executed = m
+                .msg
+                .check_stateful(&msgs, &exec_ctx)
+                .and_then(|()| m.msg.execute(&mut msgs, &exec_ctx));
             match executed {
-                Ok(mut evs) => {
+                Ok(Executed {
+                    response,
+                    events: mut evs,
+                }) => {
                     for ev in &mut evs {
                         ev.attributes.push(("msg_index".into(), index.to_string()));
                     }
                     events.extend(evs);
+                    responses.push(response);
                 }
-                Err(mut e) => {
-                    e.log = format!("message {index} failed: {}", e.log);
-                    result = Err(e);
+                Err(e) => {
+                    result = Err(in_message(index, e));
                     break;
                 }
             }
         }
-        result.map(|()| (msgs.into_changes(), events))
+        result.map(|()| (msgs.into_changes(), events, responses))
     };
     match msg_result {
-        Ok((changes, events)) => {
+        Ok((changes, events, responses)) => {
             state.apply(changes);
             outcome.events.extend(events);
+            outcome.msg_responses = responses;
             Ok(outcome)
         }
         Err(e) => Err(ExecError::Msg(e, outcome)),

@@ -454,12 +454,15 @@ async fn simulate_reports_gas_and_events_without_a_signature() {
     );
     let signed = TxParts::send(&alice, &bob.address, "10", 0, 0).sign(&alice);
     assert!(coprod::tx::gas_cost(signed.len(), 1).abs_diff(gas.gas_used) < 1_000);
-    assert!(
-        resp.result
-            .unwrap()
-            .events
-            .iter()
-            .any(|e| e.r#type == "transfer")
+    let result = resp.result.unwrap();
+    assert!(result.events.iter().any(|e| e.r#type == "transfer"));
+    // One (empty) response per message, from the module that executed it.
+    assert_eq!(
+        result.msg_responses,
+        [cosmrs::Any {
+            type_url: "/cosmos.bank.v1beta1.MsgSendResponse".into(),
+            value: vec![],
+        }]
     );
     // Simulation changed nothing.
     let q = query(

@@ -6,9 +6,9 @@ use cosmrs::proto::cosmos::auth::v1beta1::{QueryAccountRequest, QueryAccountResp
 use prost::Message;
 
 use crate::BASE_ACCOUNT_TYPE_URL;
-use crate::address::Address;
-use crate::error::{Code, TxError};
 use crate::view::AuthRead;
+use copro_module::Address;
+use copro_module::{Code, TxError};
 
 /// gRPC method path of the account query.
 pub const ACCOUNT_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
@@ -16,7 +16,7 @@ pub const ACCOUNT_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
 /// Answers `/cosmos.auth.v1beta1.Query/Account`: protobuf request in,
 /// protobuf response out. A missing account is code 22 with the log gRPC
 /// clients (cosmjs) recognise as NotFound.
-pub fn account<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
+pub fn account<S: StateRead + ?Sized>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req = QueryAccountRequest::decode(data).map_err(|e| {
         TxError::new(
             Code::InvalidRequest,

@@ -6,9 +6,9 @@ use cosmrs::proto::cosmos::auth::v1beta1::BaseAccount;
 use cosmrs::proto::cosmos::crypto::secp256k1::PubKey;
 use prost::Message;
 
-use crate::address::Address;
-use crate::error::{Code, TxError};
 use crate::state_key;
+use copro_module::Address;
+use copro_module::{Code, TxError};
 
 /// Type URL of a secp256k1 public key in an `Any`.
 pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use copro_auth::{Code, TxError};
+use copro_module::{Code, TxError};
 use cosmrs::proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 
 /// A positive amount of one denom.

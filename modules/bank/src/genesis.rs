@@ -7,7 +7,8 @@
 //! with a balance but no `auth` account gets an account (after the listed
 //! auth accounts, in balance order).
 
-use copro_auth::{Address, AuthWrite, Code, TxError};
+use copro_auth::AuthWrite;
+use copro_module::{Address, Code, TxError};
 use copro_store::StateWrite;
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +55,7 @@ impl From<&Coin> for GenesisCoin {
 
 impl GenesisState {
     /// Writes balances and supply into `state`.
-    pub fn init<S: StateWrite>(&self, state: &mut S) -> Result<(), TxError> {
+    pub fn init<S: StateWrite + ?Sized>(&self, state: &mut S) -> Result<(), TxError> {
         let mut seen = std::collections::BTreeSet::new();
         for entry in &self.balances {
             let address = Address::parse(&entry.address)?;
@@ -82,5 +83,103 @@ impl GenesisState {
             }
         }
         Ok(())
+    }
+
+    /// Adds `coins` to the genesis balance of `address` (listed after the
+    /// others if it has none yet) and returns its new balance. An amount
+    /// already listed that does not parse, or a sum above 2^128, is an error.
+    pub fn add_coins(&mut self, address: &Address, coins: &Coins) -> Result<Coins, TxError> {
+        let mut merged: Vec<Coin> = Vec::new();
+        let existing = self
+            .balances
+            .iter()
+            .position(|b| b.address == address.as_str());
+        if let Some(i) = existing {
+            for c in &self.balances[i].coins {
+                let amount = c.amount.parse::<u128>().map_err(|_| {
+                    TxError::new(
+                        Code::InvalidCoins,
+                        format!("bad amount in genesis: {}", c.amount),
+                    )
+                })?;
+                merged.push(Coin {
+                    denom: c.denom.clone(),
+                    amount,
+                });
+            }
+        }
+        for c in coins.iter() {
+            match merged.iter_mut().find(|m| m.denom == c.denom) {
+                Some(m) => {
+                    m.amount = m.amount.checked_add(c.amount).ok_or_else(|| {
+                        TxError::new(
+                            Code::InvalidCoins,
+                            format!("genesis balance of {} at {address} overflows u128", c.denom),
+                        )
+                    })?;
+                }
+                None => merged.push(c.clone()),
+            }
+        }
+        merged.sort();
+        let entry = GenesisBalance {
+            address: address.to_string(),
+            coins: merged.iter().map(Into::into).collect(),
+        };
+        match existing {
+            Some(i) => self.balances[i] = entry,
+            None => self.balances.push(entry),
+        }
+        Coins::new(merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use copro_module::module_address;
+
+    use super::*;
+
+    #[test]
+    fn add_coins_merges_sorts_and_appends_new_addresses_last() {
+        let (a, b) = (module_address("a"), module_address("b"));
+        let mut g = GenesisState::default();
+        let total = g.add_coins(&a, &Coins::parse("10ucopro").unwrap()).unwrap();
+        assert_eq!(total.to_string(), "10ucopro");
+        g.add_coins(&b, &Coins::parse("1ucopro").unwrap()).unwrap();
+        let total = g
+            .add_coins(&a, &Coins::parse("5ucopro,3stake").unwrap())
+            .unwrap();
+        assert_eq!(total.to_string(), "3stake,15ucopro");
+        assert_eq!(g.balances.len(), 2);
+        assert_eq!(g.balances[0].address, a.as_str());
+        assert_eq!(
+            g.balances[0].coins,
+            vec![
+                GenesisCoin::from(&Coin::new("stake", 3).unwrap()),
+                GenesisCoin::from(&Coin::new("ucopro", 15).unwrap()),
+            ]
+        );
+        assert_eq!(g.balances[1].address, b.as_str());
+    }
+
+    #[test]
+    fn add_coins_refuses_overflow_and_unparsable_listed_amounts() {
+        let a = module_address("a");
+        let mut g = GenesisState::default();
+        g.add_coins(
+            &a,
+            &Coins::new(vec![Coin::new("ucopro", u128::MAX).unwrap()]).unwrap(),
+        )
+        .unwrap();
+        let e = g
+            .add_coins(&a, &Coins::parse("1ucopro").unwrap())
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidCoins);
+        g.balances[0].coins[0].amount = "x".into();
+        let e = g
+            .add_coins(&a, &Coins::parse("1ucopro").unwrap())
+            .unwrap_err();
+        assert_eq!(e.log, "bad amount in genesis: x");
     }
 }

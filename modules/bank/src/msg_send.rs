@@ -1,12 +1,16 @@
-//! `cosmos.bank.v1beta1.MsgSend`: stateless validation, then execution.
+//! `cosmos.bank.v1beta1.MsgSend`: decoding into a valid send, then the three
+//! stages of a [`Msg`].
 
-use copro_auth::{Address, AuthWrite, Code, Event, TxError};
-use copro_store::StateWrite;
+use copro_auth::AuthWrite;
+use copro_module::{Address, Code, Event, ExecContext, Executed, Msg, StatelessContext, TxError};
+use copro_store::{StateRead, StateWrite};
+use cosmrs::Any;
 use cosmrs::proto::cosmos::bank::v1beta1::MsgSend as ProtoMsgSend;
 use prost::Message;
 
 use crate::coins::Coins;
-use crate::view::BankWrite;
+use crate::view::{BankRead, BankWrite};
+use crate::{MSG_SEND_RESPONSE_TYPE_URL, MSG_SEND_TYPE_URL};
 
 /// A `MsgSend` whose addresses and coins are valid (the checks that need no
 /// state). Constructed only by [`MsgSend::decode`].
@@ -18,6 +22,20 @@ pub struct MsgSend {
     pub to: Address,
     /// Amount, non-empty.
     pub amount: Coins,
+}
+
+/// The `Any` a client signs for a send of `amount` from `from` to `to`. Not
+/// validated here: the chain validates what it receives.
+pub fn encode(from: &Address, to: &Address, amount: &Coins) -> Any {
+    Any {
+        type_url: MSG_SEND_TYPE_URL.to_string(),
+        value: ProtoMsgSend {
+            from_address: from.to_string(),
+            to_address: to.to_string(),
+            amount: amount.to_proto(),
+        }
+        .encode_to_vec(),
+    }
 }
 
 impl MsgSend {
@@ -40,7 +58,7 @@ impl MsgSend {
     /// Moves the coins, creating the recipient's account if needed. Returns
     /// the events the Cosmos SDK bank module emits (`coin_spent`,
     /// `coin_received`, `transfer`, `message`).
-    pub fn execute<S: StateWrite>(&self, state: &mut S) -> Result<Vec<Event>, TxError> {
+    pub fn execute<S: StateWrite + ?Sized>(&self, state: &mut S) -> Result<Vec<Event>, TxError> {
         state.transfer(&self.from, &self.to, &self.amount)?;
         state.ensure_account(&self.to)?;
         let amount = self.amount.to_string();
@@ -69,5 +87,36 @@ impl MsgSend {
             ),
             Event::new("message", [("sender", self.from.to_string())]),
         ])
+    }
+}
+
+impl Msg for MsgSend {
+    fn signers(&self) -> &[Address] {
+        std::slice::from_ref(&self.from)
+    }
+
+    /// Nothing left to check: [`MsgSend::decode`] already refused bad
+    /// addresses and coins.
+    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
+        Ok(())
+    }
+
+    /// The sender holds the amount (code 5 otherwise).
+    fn check_stateful(&self, state: &dyn StateRead, _ctx: &ExecContext<'_>) -> Result<(), TxError> {
+        state.check_funds(&self.from, &self.amount)
+    }
+
+    fn execute(
+        &self,
+        state: &mut dyn StateWrite,
+        _ctx: &ExecContext<'_>,
+    ) -> Result<Executed, TxError> {
+        Ok(Executed {
+            response: Any {
+                type_url: MSG_SEND_RESPONSE_TYPE_URL.to_string(),
+                value: vec![],
+            },
+            events: MsgSend::execute(self, state)?,
+        })
     }
 }

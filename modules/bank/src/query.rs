@@ -1,6 +1,6 @@
 //! `cosmos.bank.v1beta1.Query` over ABCI query (protobuf in, protobuf out).
 
-use copro_auth::{Address, Code, TxError};
+use copro_module::{Address, Code, TxError};
 use copro_store::StateRead;
 use cosmrs::proto::cosmos::bank::v1beta1::{
     QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse,
@@ -23,7 +23,7 @@ fn bad_request(what: &str, e: prost::DecodeError) -> TxError {
 }
 
 /// Answers `Query/Balance` (a zero balance is `0{denom}`, as in the SDK).
-pub fn balance<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
+pub fn balance<S: StateRead + ?Sized>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req =
         QueryBalanceRequest::decode(data).map_err(|e| bad_request("QueryBalanceRequest", e))?;
     let address = Address::parse(&req.address)?;
@@ -40,7 +40,7 @@ pub fn balance<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError>
 }
 
 /// Answers `Query/AllBalances` (no pagination: every denom in one page).
-pub fn all_balances<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
+pub fn all_balances<S: StateRead + ?Sized>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req = QueryAllBalancesRequest::decode(data)
         .map_err(|e| bad_request("QueryAllBalancesRequest", e))?;
     let address = Address::parse(&req.address)?;
@@ -53,7 +53,7 @@ pub fn all_balances<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxE
 }
 
 /// Answers `Query/TotalSupply` (no pagination).
-pub fn total_supply<S: StateRead>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
+pub fn total_supply<S: StateRead + ?Sized>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
     QueryTotalSupplyRequest::decode(data).map_err(|e| bad_request("QueryTotalSupplyRequest", e))?;
     let supply = state.total_supply()?;
     Ok(QueryTotalSupplyResponse {

@@ -1,6 +1,6 @@
 //! Extension traits: the bank module's named reads and writes.
 
-use copro_auth::{Address, Code, TxError};
+use copro_module::{Address, Code, TxError};
 use copro_store::{StateRead, StateWrite};
 
 use crate::coins::{Coin, Coins};
@@ -28,6 +28,17 @@ fn write_amount<S: StateWrite + ?Sized>(state: &mut S, key: Vec<u8>, amount: u12
     }
 }
 
+fn insufficient_funds(address: &Address, current: u128, needed: &Coin) -> TxError {
+    TxError::new(
+        Code::InsufficientFunds,
+        format!(
+            "insufficient funds: {address} has {current}{denom} but needs {amount}{denom}; fund the account or send less",
+            denom = needed.denom,
+            amount = needed.amount
+        ),
+    )
+}
+
 /// Reads of the bank module.
 pub trait BankRead: StateRead {
     /// Balance of `denom` at `address` (0 if none).
@@ -50,6 +61,18 @@ pub trait BankRead: StateRead {
                 })
             })
             .collect()
+    }
+
+    /// Checks that `address` holds at least `coins`: code 5, with the same
+    /// log as a failed [`BankWrite::sub_balance`], if it does not.
+    fn check_funds(&self, address: &Address, coins: &Coins) -> Result<(), TxError> {
+        for coin in coins.iter() {
+            let current = self.balance(address, &coin.denom)?;
+            if current < coin.amount {
+                return Err(insufficient_funds(address, current, coin));
+            }
+        }
+        Ok(())
     }
 
     /// Total supply of `denom`.
@@ -95,16 +118,9 @@ pub trait BankWrite: StateWrite {
     /// Subtracts `coin` from `address`; code 5 if the balance is too low.
     fn sub_balance(&mut self, address: &Address, coin: &Coin) -> Result<(), TxError> {
         let current = self.balance(address, &coin.denom)?;
-        let new = current.checked_sub(coin.amount).ok_or_else(|| {
-            TxError::new(
-                Code::InsufficientFunds,
-                format!(
-                    "insufficient funds: {address} has {current}{denom} but needs {needed}{denom}; fund the account or send less",
-                    denom = coin.denom,
-                    needed = coin.amount
-                ),
-            )
-        })?;
+        let new = current
+            .checked_sub(coin.amount)
+            .ok_or_else(|| insufficient_funds(address, current, coin))?;
         write_amount(self, state_key::balance(address.as_str(), &coin.denom), new);
         Ok(())
     }

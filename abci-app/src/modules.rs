@@ -1,0 +1,73 @@
+//! The modules this chain runs. Adding a module is one line in
+//! [`registry`] (plus the crate in `Cargo.toml`); everything else (message
+//! routing, genesis, queries, CLI) follows from its
+//! [`Module`](copro_module::Module) implementation.
+
+use copro_module::Registry;
+
+/// Every module, in genesis order: auth first, so genesis accounts get the
+/// first account numbers before bank creates accounts for funded addresses.
+pub fn registry() -> Registry {
+    Registry::new(vec![Box::new(copro_auth::Auth), Box::new(copro_bank::Bank)])
+        // The list is fixed at compile time and the test below builds it, so
+        // this cannot fail in a released binary.
+        .expect("coprod's modules claim distinct names, type URLs, query paths and commands")
+}
+
+#[cfg(test)]
+mod tests {
+    use copro_module::Code;
+
+    use super::*;
+    use crate::query::{SIMULATE_PATH, STORE_KEY_PATH};
+
+    #[test]
+    fn the_modules_register_without_conflicts_and_leave_coprods_own_routes_alone() {
+        let r = registry();
+        assert_eq!(
+            r.modules().map(|m| m.name()).collect::<Vec<_>>(),
+            ["auth", "bank"]
+        );
+        assert_eq!(
+            r.type_urls().collect::<Vec<_>>(),
+            [copro_bank::MSG_SEND_TYPE_URL]
+        );
+        assert!(
+            r.query_paths()
+                .all(|p| p != SIMULATE_PATH && p != STORE_KEY_PATH)
+        );
+        assert!(
+            r.query_module("store").is_none(),
+            "`query store` is coprod's"
+        );
+    }
+
+    #[test]
+    fn msg_send_routes_to_bank_and_anything_else_is_unknown() {
+        let r = registry();
+        let e = r
+            .decode("/cosmos.staking.v1beta1.MsgDelegate", &[])
+            .unwrap_err();
+        assert_eq!(e.code, Code::UnknownRequest);
+        assert_eq!(
+            e.log,
+            "unknown message type '/cosmos.staking.v1beta1.MsgDelegate'; \
+             this chain accepts /cosmos.bank.v1beta1.MsgSend"
+        );
+        // Routed to bank, whose decoder then refuses the bytes.
+        assert_eq!(
+            r.decode(copro_bank::MSG_SEND_TYPE_URL, &[0xff])
+                .unwrap_err()
+                .code,
+            Code::TxDecode
+        );
+    }
+
+    #[test]
+    fn default_genesis_is_the_one_coprod_init_always_wrote() {
+        assert_eq!(
+            registry().default_genesis(),
+            serde_json::json!({"auth": {"accounts": []}, "bank": {"balances": []}})
+        );
+    }
+}

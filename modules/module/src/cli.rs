@@ -1,0 +1,75 @@
+//! What a module's CLI subcommands produce. A module parses its arguments
+//! into a [`TxPlan`] (messages to sign) or a [`QueryPlan`] (a query and how
+//! to print its answer); `coprod` owns the keyring, the RPC client, signing,
+//! broadcasting and the `--output text|json` switch.
+
+use cosmrs::Any;
+use serde_json::Value;
+
+use crate::address::Address;
+
+/// Resolves what a user typed for a signer (a key name, or the address of a
+/// key in the keyring) to an address.
+pub trait Keys {
+    /// The address of the key `name_or_address`; an error if the keyring has
+    /// no such key.
+    fn address(&self, name_or_address: &str) -> anyhow::Result<Address>;
+}
+
+/// A transaction to sign: its messages, all signed by `signer`, whose key
+/// must be in the keyring. Fee, gas, memo, sequence and chain-id come from
+/// the common transaction flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxPlan {
+    /// Who signs.
+    pub signer: Address,
+    /// The messages, as protobuf `Any`s.
+    pub msgs: Vec<Any>,
+}
+
+/// Something to print, as text or as JSON (`-o json`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// The JSON document printed with `-o json`.
+    pub json: Value,
+    /// The text printed otherwise.
+    pub text: String,
+}
+
+/// Renders a query answer: `Some(value)` on success, `None` if the node
+/// answered code 22 (not found). Other failures never reach it.
+pub type Render = Box<dyn FnOnce(Option<&[u8]>) -> anyhow::Result<Rendered>>;
+
+/// An ABCI query at the latest height and how to print its answer.
+pub struct QueryPlan {
+    /// gRPC method path.
+    pub path: String,
+    /// Protobuf request.
+    pub data: Vec<u8>,
+    /// Turns the answer into output.
+    pub render: Render,
+}
+
+impl QueryPlan {
+    /// A query of `path` with `data`, printed by `render`.
+    pub fn new(
+        path: impl Into<String>,
+        data: Vec<u8>,
+        render: impl FnOnce(Option<&[u8]>) -> anyhow::Result<Rendered> + 'static,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            data,
+            render: Box::new(render),
+        }
+    }
+}
+
+impl std::fmt::Debug for QueryPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryPlan")
+            .field("path", &self.path)
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
