@@ -5,7 +5,7 @@
 //! FinalizeBlock of block `H` is the root of version `H`; CometBFT puts it in
 //! the header of block `H + 1`. Info reports the last *committed* version.
 
-use copro_module::{Event, Registry, StatelessContext, TxError};
+use copro_module::{Event, Registry, Stage, StatelessContext, TxError};
 use copro_store::{PendingCommit, Snapshot, StateDelta, StateRead, StateWrite, Storage};
 use serde_json::Value;
 use tendermint::AppHash;
@@ -119,11 +119,11 @@ impl TxRun {
             },
             Err((e, events)) => ExecTxResult {
                 code: AbciCode::from(e.code.value()),
+                codespace: e.codespace().to_string(),
                 log: e.log,
                 gas_wanted,
                 gas_used,
                 events: to_abci_events(events),
-                codespace: copro_module::CODESPACE.to_string(),
                 ..Default::default()
             },
         }
@@ -151,7 +151,15 @@ impl App {
     pub fn new(storage: Storage, min_gas_price: GasPrice) -> Self {
         Self {
             storage,
-            registry: crate::modules::registry(),
+            registry: crate::modules::registry_with(std::sync::Arc::new(
+                copro_coprocessor::submit::Verifier::default().observed(Box::new(|stage, n| {
+                    if let Some(m) = crate::metrics::metrics() {
+                        m.groth16_verifications
+                            .with_label_values(&[stage.label()])
+                            .inc_by(n);
+                    }
+                })),
+            )),
             min_gas_price,
             check_state: None,
             pending: None,
@@ -319,17 +327,22 @@ impl App {
 
     /// Context of executing a block's txs (PrepareProposal, ProcessProposal,
     /// FinalizeBlock): no local fee policy, shared signature cache.
-    fn block_context<'a>(&'a self, chain_id: &'a str, height: u64) -> Context<'a> {
+    fn block_context<'a>(&'a self, chain_id: &'a str, height: u64, stage: Stage) -> Context<'a> {
         Context {
             chain_id,
             height,
-            mode: Mode::Deliver,
+            mode: Mode::Deliver(stage),
             sig_cache: Some(&self.sig_cache),
         }
     }
 
     /// Executes `txs` as block `height` on the committed state.
-    fn run_block(&self, txs: &[bytes::Bytes], height: u64) -> Result<BlockRun, Fatal> {
+    fn run_block(
+        &self,
+        txs: &[bytes::Bytes],
+        height: u64,
+        stage: Stage,
+    ) -> Result<BlockRun, Fatal> {
         let snapshot = self.storage.latest_snapshot()?;
         let expected = snapshot.version().map_or(0, |v| v + 1);
         if height != expected {
@@ -340,7 +353,7 @@ impl App {
         }
         let mut delta = StateDelta::new(snapshot);
         let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
-        let ctx = self.block_context(&chain_id, height);
+        let ctx = self.block_context(&chain_id, height, stage);
         let mut runs = Vec::with_capacity(txs.len());
         for raw in txs {
             let tx = match CheckedTx::decode(&self.registry, &ctx.stateless(), raw) {
@@ -396,7 +409,7 @@ impl App {
         let snapshot = self.storage.latest_snapshot()?;
         let mut delta = StateDelta::new(snapshot);
         let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
-        let ctx = self.block_context(&chain_id, height);
+        let ctx = self.block_context(&chain_id, height, Stage::PrepareProposal);
         let mut kept = Vec::new();
         for raw in req.txs {
             let len = proto_size_in_block(raw.len());
@@ -432,7 +445,7 @@ impl App {
         req: request::ProcessProposal,
     ) -> Result<response::ProcessProposal, Fatal> {
         let height = height_u64(req.height);
-        let run = self.run_block(&req.txs, height)?;
+        let run = self.run_block(&req.txs, height, Stage::ProcessProposal)?;
         let bad = run.txs.iter().position(|t| t.invalid);
         Ok(match bad {
             None => {
@@ -460,7 +473,7 @@ impl App {
                 tracing::debug!(height, "reusing the execution of ProcessProposal");
                 run
             }
-            _ => self.run_block(&req.txs, height)?,
+            _ => self.run_block(&req.txs, height, Stage::FinalizeBlock)?,
         };
         let tx_results: Vec<ExecTxResult> =
             run.txs.into_iter().map(TxRun::into_exec_result).collect();
@@ -589,10 +602,10 @@ fn count_check_tx(resp: &response::CheckTx) {
 fn check_tx_error(e: TxError, gas_wanted: i64, gas_used: i64) -> response::CheckTx {
     response::CheckTx {
         code: AbciCode::from(e.code.value()),
+        codespace: e.codespace().to_string(),
         log: e.log,
         gas_wanted,
         gas_used,
-        codespace: copro_module::CODESPACE.to_string(),
         ..Default::default()
     }
 }

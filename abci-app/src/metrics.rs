@@ -6,6 +6,7 @@
 //! | `coprod_check_tx_total{code}` | counter | CheckTx answers by result code |
 //! | `coprod_block_txs_total{code}` | counter | executed block txs by result code |
 //! | `coprod_finalize_block_seconds` | histogram | FinalizeBlock duration |
+//! | `coprod_groth16_verifications_total{stage}` | counter | proofs whose pairing check ran, by ABCI step (`check_tx`, `simulate`, `prepare_proposal`, `process_proposal`, `finalize_block`); a remembered verdict is not counted, so on the normal path each proof counts once per node |
 //!
 //! Metrics only observe: nothing here feeds back into state or verdicts.
 
@@ -29,6 +30,8 @@ pub struct Metrics {
     pub block_txs: IntCounterVec,
     /// FinalizeBlock duration.
     pub finalize_seconds: Histogram,
+    /// Groth16 pairing checks by stage.
+    pub groth16_verifications: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -52,13 +55,22 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(committed_height.clone()))?;
     registry.register(Box::new(check_tx.clone()))?;
     registry.register(Box::new(block_txs.clone()))?;
+    let groth16_verifications = IntCounterVec::new(
+        Opts::new(
+            "coprod_groth16_verifications_total",
+            "Groth16 proofs whose pairing check ran, by ABCI step",
+        ),
+        &["stage"],
+    )?;
     registry.register(Box::new(finalize_seconds.clone()))?;
+    registry.register(Box::new(groth16_verifications.clone()))?;
     Ok(Metrics {
         registry,
         committed_height,
         check_tx,
         block_txs,
         finalize_seconds,
+        groth16_verifications,
     })
 }
 

@@ -3,15 +3,29 @@
 //! routing, genesis, queries, CLI) follows from its
 //! [`Module`](copro_module::Module) implementation.
 
+use std::sync::Arc;
+
+use copro_coprocessor::submit::Verifier;
 use copro_module::Registry;
 
 /// Every module, in genesis order: auth first, so genesis accounts get the
-/// first account numbers before bank creates accounts for funded addresses.
+/// first account numbers before bank creates accounts for funded addresses;
+/// the coprocessor last (its escrow is a bank account). `verifier` is the
+/// node's Groth16 verdict memo, shared with the metrics.
+pub fn registry_with(verifier: Arc<Verifier>) -> Registry {
+    Registry::new(vec![
+        Box::new(copro_auth::Auth),
+        Box::new(copro_bank::Bank),
+        Box::new(copro_coprocessor::Coprocessor::with_verifier(verifier)),
+    ])
+    // The list is fixed at compile time and the test below builds it, so
+    // this cannot fail in a released binary.
+    .expect("coprod's modules claim distinct names, type URLs, query paths and commands")
+}
+
+/// The modules with a verifier of their own (CLI, genesis tools, tests).
 pub fn registry() -> Registry {
-    Registry::new(vec![Box::new(copro_auth::Auth), Box::new(copro_bank::Bank)])
-        // The list is fixed at compile time and the test below builds it, so
-        // this cannot fail in a released binary.
-        .expect("coprod's modules claim distinct names, type URLs, query paths and commands")
+    registry_with(Arc::new(Verifier::default()))
 }
 
 #[cfg(test)]
@@ -26,11 +40,15 @@ mod tests {
         let r = registry();
         assert_eq!(
             r.modules().map(|m| m.name()).collect::<Vec<_>>(),
-            ["auth", "bank"]
+            ["auth", "bank", "coprocessor"]
         );
         assert_eq!(
             r.type_urls().collect::<Vec<_>>(),
-            [copro_bank::MSG_SEND_TYPE_URL]
+            [
+                &[copro_bank::MSG_SEND_TYPE_URL][..],
+                copro_coprocessor::module::TYPE_URLS
+            ]
+            .concat()
         );
         assert!(
             r.query_paths()
@@ -51,8 +69,11 @@ mod tests {
         assert_eq!(e.code, Code::UnknownRequest);
         assert_eq!(
             e.log,
-            "unknown message type '/cosmos.staking.v1beta1.MsgDelegate'; \
-             this chain accepts /cosmos.bank.v1beta1.MsgSend"
+            format!(
+                "unknown message type '/cosmos.staking.v1beta1.MsgDelegate'; \
+                 this chain accepts /cosmos.bank.v1beta1.MsgSend, {}",
+                copro_coprocessor::module::TYPE_URLS.join(", ")
+            )
         );
         // Routed to bank, whose decoder then refuses the bytes.
         assert_eq!(
@@ -64,10 +85,18 @@ mod tests {
     }
 
     #[test]
-    fn default_genesis_is_the_one_coprod_init_always_wrote() {
+    fn default_genesis_has_every_module_and_a_coprocessor_without_authority() {
         assert_eq!(
             registry().default_genesis(),
-            serde_json::json!({"auth": {"accounts": []}, "bank": {"balances": []}})
+            serde_json::json!({
+                "auth": {"accounts": []},
+                "bank": {"balances": []},
+                "coprocessor": {
+                    "params": {"ledger_denom": "ucopro", "tree_arity": 4, "tree_depth": 16,
+                               "inclusion_delay_blocks": 0},
+                    "authority": "", "prover": "", "programs": []
+                }
+            })
         );
     }
 }

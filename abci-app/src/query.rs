@@ -48,12 +48,12 @@ pub fn handle(storage: &Storage, registry: &Registry, req: request::Query) -> re
     }
 }
 
-/// The answer to a query that failed: its code and log (codespace `sdk`).
+/// The answer to a query that failed: its code, codespace and log.
 pub fn error_response(e: TxError) -> response::Query {
     response::Query {
         code: AbciCode::from(e.code.value()),
+        codespace: e.codespace().to_string(),
         log: e.log,
-        codespace: copro_auth::error::CODESPACE.to_string(),
         ..Default::default()
     }
 }

@@ -15,8 +15,8 @@
 use copro_auth::{AuthRead, AuthWrite, decode_pubkey, encode_pubkey};
 use copro_bank::{BankWrite, Coins};
 use copro_module::{
-    Address, Code, DecodedMsg, Event, ExecContext, Executed, Registry, StatelessContext, TxError,
-    address_from_pubkey, module_address,
+    Address, Code, DecodedMsg, Event, ExecContext, Executed, Registry, Stage, StatelessContext,
+    TxError, address_from_pubkey, module_address,
 };
 use copro_store::{StateDelta, StateRead, StateWrite};
 use cosmrs::Any;
@@ -432,10 +432,22 @@ impl GasPrice {
 pub enum Mode<'a> {
     /// CheckTx: enforce this minimum gas price.
     Check(&'a GasPrice),
-    /// Block execution (PrepareProposal, ProcessProposal, FinalizeBlock).
-    Deliver,
+    /// Block execution at this step (PrepareProposal, ProcessProposal or
+    /// FinalizeBlock).
+    Deliver(Stage),
     /// `Simulate` query: no signature, sequence or minimum-fee checks.
     Simulate,
+}
+
+impl Mode<'_> {
+    /// The ABCI step.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Mode::Check(_) => Stage::CheckTx,
+            Mode::Deliver(stage) => *stage,
+            Mode::Simulate => Stage::Simulate,
+        }
+    }
 }
 
 /// Context of execution.
@@ -460,11 +472,14 @@ impl Context<'_> {
         }
     }
 
-    /// What the modules' stateful checks and execution see.
-    pub fn exec(&self) -> ExecContext<'_> {
+    /// What the modules' stateful checks and execution of the tx with hash
+    /// `tx_hash` see.
+    pub fn exec(&self, tx_hash: [u8; 32]) -> ExecContext<'_> {
         ExecContext {
             chain_id: self.chain_id,
             height: self.height,
+            stage: self.mode.stage(),
+            tx_hash,
         }
     }
 }
@@ -522,7 +537,7 @@ pub fn execute<S: StateRead>(
         events: ante_changes.1,
         msg_responses: Vec::new(),
     };
-    let exec_ctx = ctx.exec();
+    let exec_ctx = ctx.exec(tx.hash);
     let msg_result = {
         let mut msgs = StateDelta::new(&*state);
         let mut events = Vec::new();

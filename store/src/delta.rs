@@ -12,6 +12,21 @@ pub trait StateRead {
     /// Every `(key, value)` whose key starts with `prefix`, in ascending key
     /// order, at most `limit` of them.
     fn prefix_raw(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// The committed version (block height) this state is, if it is one: an
+    /// overlay of uncommitted writes is `None`.
+    fn committed_version(&self) -> Option<u64> {
+        None
+    }
+
+    /// The value under `key` with an ICS-23 proof (existence, or
+    /// non-existence if absent) against the root of this committed version.
+    /// Only a committed snapshot can prove; anything else is
+    /// [`StoreError::NotProvable`](crate::StoreError::NotProvable).
+    fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof)> {
+        let _ = key;
+        Err(crate::StoreError::NotProvable)
+    }
 }
 
 /// Write access to a key-value state. Writes only ever land in memory
@@ -29,6 +44,12 @@ impl<T: StateRead + ?Sized> StateRead for &T {
     }
     fn prefix_raw(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         (**self).prefix_raw(prefix, limit)
+    }
+    fn committed_version(&self) -> Option<u64> {
+        (**self).committed_version()
+    }
+    fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof)> {
+        (**self).get_with_proof(key)
     }
 }
 

@@ -58,6 +58,9 @@ pub enum StoreError {
     /// A version that is not (or no longer) stored was requested.
     #[error("version {0} is not stored (latest committed: {1:?})")]
     MissingVersion(u64, Option<u64>),
+    /// A proof was asked of a state that is not a committed version.
+    #[error("only a committed version of the state can prove its values")]
+    NotProvable,
     /// A pending commit does not follow the latest committed version.
     #[error("pending commit for version {pending} does not follow latest committed {latest:?}")]
     OutOfOrder {

@@ -360,6 +360,14 @@ impl Snapshot {
 }
 
 impl StateRead for Snapshot {
+    fn committed_version(&self) -> Option<u64> {
+        self.version
+    }
+
+    fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof)> {
+        Snapshot::get_with_proof(self, key)
+    }
+
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let Some(version) = self.version else {
             return Ok(None);

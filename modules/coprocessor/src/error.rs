@@ -115,13 +115,19 @@ impl From<copro_store::StoreError> for CoproError {
     }
 }
 
-impl From<copro_auth::TxError> for CoproError {
-    fn from(e: copro_auth::TxError) -> Self {
+impl From<copro_module::TxError> for CoproError {
+    fn from(e: copro_module::TxError) -> Self {
         Self {
-            codespace: copro_auth::error::CODESPACE,
+            codespace: e.codespace(),
             code: e.code.value(),
             log: e.log,
         }
+    }
+}
+
+impl From<CoproError> for copro_module::TxError {
+    fn from(e: CoproError) -> Self {
+        copro_module::TxError::new(copro_module::ResultCode::new(e.codespace, e.code), e.log)
     }
 }
 

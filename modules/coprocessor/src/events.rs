@@ -5,7 +5,7 @@
 //! events read them unchanged.
 
 use base64::Engine as _;
-use copro_auth::Event;
+use copro_module::Event;
 use prost::Name;
 
 use crate::record::pb;

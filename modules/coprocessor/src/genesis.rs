@@ -13,8 +13,8 @@
 //! chain `q_0 = 0`, there are no results. Programs are registered active,
 //! at most one version per id; `vk_hash` may be given and is then checked.
 
-use copro_auth::Address;
 use copro_circuits::smt::empty_roots;
+use copro_module::Address;
 use copro_store::StateWrite;
 use serde::{Deserialize, Serialize};
 
@@ -66,9 +66,13 @@ pub struct GenesisProgram {
 pub struct GenesisState {
     /// Parameters.
     pub params: GenesisParams,
-    /// The authority.
+    /// The authority ("" for none: the registry and the prover are then
+    /// fixed by genesis).
+    #[serde(default)]
     pub authority: String,
-    /// The prover.
+    /// The prover ("" for none: no proof is accepted until the authority
+    /// sets one).
+    #[serde(default)]
     pub prover: String,
     /// Registered programs.
     #[serde(default)]
@@ -82,6 +86,24 @@ fn genesis_error(log: impl Into<String>) -> CoproError {
 fn unhex(s: &str, what: &str) -> Result<Vec<u8>> {
     hex::decode(s.strip_prefix("0x").unwrap_or(s))
         .map_err(|e| genesis_error(format!("{what} is not hex: {e}")))
+}
+
+impl Default for GenesisState {
+    /// The production ledger shape (arity 4, depth 16: 2^32 accounts) in
+    /// `ucopro`, no authority, no prover, no programs.
+    fn default() -> Self {
+        Self {
+            params: GenesisParams {
+                ledger_denom: "ucopro".into(),
+                tree_arity: 4,
+                tree_depth: 16,
+                inclusion_delay_blocks: 0,
+            },
+            authority: String::new(),
+            prover: String::new(),
+            programs: Vec::new(),
+        }
+    }
 }
 
 impl GenesisState {
@@ -99,8 +121,12 @@ impl GenesisState {
             inclusion_delay_blocks: p.inclusion_delay_blocks,
         };
         state.put_params(&params);
-        state.put_authority(Address::parse(&self.authority)?.as_str());
-        state.put_prover(Address::parse(&self.prover)?.as_str());
+        if !self.authority.is_empty() {
+            state.put_authority(Address::parse(&self.authority)?.as_str());
+        }
+        if !self.prover.is_empty() {
+            state.put_prover(Address::parse(&self.prover)?.as_str());
+        }
         for g in &self.programs {
             if !state.program_versions(&g.id, 1)?.is_empty() {
                 return Err(genesis_error(format!(

@@ -23,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod history;
+pub mod module;
 pub mod msgs;
 pub mod query;
 pub mod record;
@@ -35,4 +36,5 @@ pub mod verdict;
 pub mod view;
 
 pub use error::{CODESPACE, CoproCode, CoproError};
+pub use module::Coprocessor;
 pub use view::{CoproRead, CoproWrite};

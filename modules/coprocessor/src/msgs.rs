@@ -9,7 +9,7 @@
 //! non-canonically encoded fields is refused, as the Cosmos SDK refuses
 //! unknown fields.
 
-use copro_auth::Address;
+use copro_module::Address;
 use prost::{Message, Name};
 
 use crate::error::{CoproCode, CoproError, Result};
@@ -201,7 +201,7 @@ mod tests {
     use super::*;
 
     fn alice() -> String {
-        copro_auth::module_address("alice").to_string()
+        copro_module::module_address("alice").to_string()
     }
 
     #[test]

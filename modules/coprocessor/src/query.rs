@@ -11,7 +11,7 @@
 //! existence proof of the encoded value, or, for an account or result that
 //! does not exist, a non-existence proof (the response then has no object).
 
-use copro_store::{Snapshot, StateRead};
+use copro_store::StateRead;
 use ibc_proto::ibc::core::commitment::v1::MerkleProof;
 use prost::Message;
 
@@ -53,9 +53,9 @@ fn not_found(log: impl Into<String>) -> CoproError {
 }
 
 /// Answers a query at `path` if it is one of the module's; `None` otherwise.
-pub fn handle(snapshot: &Snapshot, path: &str, data: &[u8]) -> Option<Result<Vec<u8>>> {
+pub fn handle(snapshot: &dyn StateRead, path: &str, data: &[u8]) -> Option<Result<Vec<u8>>> {
     let method = path.strip_prefix(PREFIX)?;
-    let height = snapshot.version().unwrap_or(0);
+    let height = snapshot.committed_version().unwrap_or(0);
     Some(match method {
         "Params" => params(snapshot, data),
         "Root" => root(snapshot, data, height),
@@ -75,7 +75,7 @@ pub fn handle(snapshot: &Snapshot, path: &str, data: &[u8]) -> Option<Result<Vec
 }
 
 /// The proof of `key` as an encoded `MerkleProof`, or empty if not asked.
-fn proof(snapshot: &Snapshot, key: &[u8], prove: bool) -> Result<Vec<u8>> {
+fn proof(snapshot: &dyn StateRead, key: &[u8], prove: bool) -> Result<Vec<u8>> {
     if !prove {
         return Ok(Vec::new());
     }
@@ -86,7 +86,7 @@ fn proof(snapshot: &Snapshot, key: &[u8], prove: bool) -> Result<Vec<u8>> {
     .encode_to_vec())
 }
 
-fn params(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
+fn params(snapshot: &dyn StateRead, data: &[u8]) -> Result<Vec<u8>> {
     request::<pb::QueryParamsRequest>(data)?;
     Ok(pb::QueryParamsResponse {
         params: Some(snapshot.params()?),
@@ -96,7 +96,7 @@ fn params(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
     .encode_to_vec())
 }
 
-fn root(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
+fn root(snapshot: &dyn StateRead, data: &[u8], height: u64) -> Result<Vec<u8>> {
     let req = request::<pb::QueryRootRequest>(data)?;
     if req.height != 0 && req.height != height {
         return Err(bad_request(format!(
@@ -113,9 +113,9 @@ fn root(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
     .encode_to_vec())
 }
 
-fn ledger_account(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
+fn ledger_account(snapshot: &dyn StateRead, data: &[u8], height: u64) -> Result<Vec<u8>> {
     let req = request::<pb::QueryLedgerAccountRequest>(data)?;
-    let address = copro_auth::Address::parse(&req.address)?;
+    let address = copro_module::Address::parse(&req.address)?;
     let account = snapshot.ledger_account(address.as_str())?;
     if account.is_none() && !req.prove {
         return Err(not_found(format!(
@@ -157,7 +157,7 @@ fn page_start(page: Option<&pb::PageRequest>, what: &str) -> Result<u64> {
     }
 }
 
-fn queue(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
+fn queue(snapshot: &dyn StateRead, data: &[u8]) -> Result<Vec<u8>> {
     let req = request::<pb::QueryQueueRequest>(data)?;
     let state = snapshot.queue_state()?;
     let limit = page_limit(req.pagination.as_ref(), QUEUE_PAGE)?;
@@ -182,7 +182,7 @@ fn queue(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
     .encode_to_vec())
 }
 
-fn program(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
+fn program(snapshot: &dyn StateRead, data: &[u8]) -> Result<Vec<u8>> {
     let req = request::<pb::QueryProgramRequest>(data)?;
     let found = if req.version == 0 {
         // The active version, or the highest if none is active.
@@ -212,7 +212,7 @@ fn program(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
     .encode_to_vec())
 }
 
-fn result(snapshot: &Snapshot, data: &[u8], height: u64) -> Result<Vec<u8>> {
+fn result(snapshot: &dyn StateRead, data: &[u8], height: u64) -> Result<Vec<u8>> {
     let req = request::<pb::QueryResultRequest>(data)?;
     let found = snapshot.result(req.id)?;
     if found.is_none() && !req.prove {
@@ -249,7 +249,7 @@ fn first_result_at<S: StateRead + ?Sized>(state: &S, height: u64) -> Result<u64>
     Ok(lo)
 }
 
-fn results(snapshot: &Snapshot, data: &[u8]) -> Result<Vec<u8>> {
+fn results(snapshot: &dyn StateRead, data: &[u8]) -> Result<Vec<u8>> {
     let req = request::<pb::QueryResultsRequest>(data)?;
     let limit = page_limit(req.pagination.as_ref(), RESULTS_PAGE)?;
     let from = page_start(req.pagination.as_ref(), "results")?

@@ -3,10 +3,10 @@
 //! shape (batch size, tree arity and depth); a new version freezes the
 //! active one, and a frozen version takes no more proofs.
 
-use copro_auth::{Address, Event};
 use copro_circuits::encoding::{decode_vk, vk_hash};
 use copro_circuits::transfer::MAX_BATCH;
 use copro_circuits::verify::CheckedVerifyingKey;
+use copro_module::{Address, Event};
 use copro_store::StateWrite;
 
 use crate::error::{CoproCode, CoproError, Result};
@@ -18,6 +18,12 @@ use crate::view::{CoproRead, CoproWrite};
 /// Refuses `signer` unless it is the authority.
 fn only_authority<S: CoproRead + ?Sized>(state: &S, signer: &str, what: &str) -> Result<()> {
     let authority = state.authority()?;
+    if authority.is_empty() {
+        return Err(CoproError::new(
+            CoproCode::Unauthorized,
+            format!("this chain has no coprocessor authority: nobody may {what}"),
+        ));
+    }
     if signer != authority {
         return Err(CoproError::new(
             CoproCode::Unauthorized,

@@ -11,9 +11,9 @@
 //! debits are settled is refused here, so queued debits settle in order and
 //! one refused debit cannot make every later one miss its nonce.
 
-use copro_auth::{Address, Event, module_address};
 use copro_bank::{BankWrite, Coin, Coins};
 use copro_circuits::transfer::{QueueEntry, account_key};
+use copro_module::{Address, Event, module_address};
 use copro_store::StateWrite;
 
 use crate::error::{CoproCode, CoproError, Result};

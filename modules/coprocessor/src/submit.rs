@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bls12_381::Scalar as Fr;
-use copro_auth::{Address, Event};
 use copro_bank::{BankWrite, Coin, Coins};
 use copro_circuits::encoding::{PROOF_LEN, decode_proof, decode_vk};
 use copro_circuits::public_input::PublicInputs;
@@ -32,6 +31,7 @@ use copro_circuits::transfer::{
     expand_deltas,
 };
 use copro_circuits::verify::{CheckedVerifyingKey, verify, verify_batch};
+use copro_module::{Address, Event, Stage};
 use copro_store::{StateRead, StateWrite};
 use sha2::{Digest, Sha256};
 
@@ -326,39 +326,26 @@ fn hex_of(x: &Fr) -> String {
     fr_bytes(x).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Where a verification happens (label of the verification counter).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
-    /// Mempool admission.
-    CheckTx,
-    /// Validating a proposed block.
-    ProcessProposal,
-    /// Executing a decided block.
-    FinalizeBlock,
-}
-
-impl Stage {
-    /// Every stage.
-    pub const ALL: [Stage; 3] = [Stage::CheckTx, Stage::ProcessProposal, Stage::FinalizeBlock];
-
-    /// Metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Stage::CheckTx => "check_tx",
-            Stage::ProcessProposal => "process_proposal",
-            Stage::FinalizeBlock => "finalize_block",
-        }
-    }
-}
-
 /// Verifies submissions once: verdicts are remembered by verification id,
 /// prepared verifying keys by VK hash, and the proofs verified at each
 /// stage are counted. Shared by CheckTx, ProcessProposal and FinalizeBlock.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Verifier {
     verdicts: VerdictCache,
     keys: Mutex<BTreeMap<[u8; 32], Arc<CheckedVerifyingKey>>>,
-    verified: [AtomicU64; 3],
+    verified: [AtomicU64; Stage::ALL.len()],
+    observer: Option<Observer>,
+}
+
+/// Told how many proofs were verified at a stage (e.g. a metrics counter).
+pub type Observer = Box<dyn Fn(Stage, u64) + Send + Sync>;
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("verdicts", &self.verdicts.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Prepared keys kept (programs are few; a key is a few KB prepared).
@@ -373,13 +360,22 @@ impl Verifier {
         }
     }
 
+    /// This verifier, telling `observer` about every verification it runs.
+    pub fn observed(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Proofs whose pairing check ran at `stage` (cache hits not counted).
     pub fn verifications(&self, stage: Stage) -> u64 {
-        self.verified[stage as usize].load(Ordering::Relaxed)
+        self.verified[stage_index(stage)].load(Ordering::Relaxed)
     }
 
     fn count(&self, stage: Stage, n: usize) {
-        self.verified[stage as usize].fetch_add(n as u64, Ordering::Relaxed);
+        self.verified[stage_index(stage)].fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(observe) = &self.observer {
+            observe(stage, n as u64);
+        }
     }
 
     fn key(&self, program: &pb::Program) -> Result<Arc<CheckedVerifyingKey>> {
@@ -476,6 +472,10 @@ impl Verifier {
             .map(|v| v.unwrap_or_else(|| Err(CoproError::internal("no verdict"))))
             .collect()
     }
+}
+
+fn stage_index(stage: Stage) -> usize {
+    Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0)
 }
 
 fn verdict(ok: bool) -> Result<()> {

@@ -31,11 +31,14 @@ fn get_u64<S: StateRead + ?Sized>(state: &S, key: &[u8], what: &str) -> Result<O
         .transpose()
 }
 
-fn get_string<S: StateRead + ?Sized>(state: &S, key: &[u8], what: &str) -> Result<String> {
-    let raw = state
-        .get_raw(key)?
-        .ok_or_else(|| CoproError::internal(format!("no {what} in state (genesis missing?)")))?;
-    String::from_utf8(raw).map_err(|_| CoproError::internal(format!("corrupt {what}")))
+/// A stored address, or "" when none is set.
+fn get_address<S: StateRead + ?Sized>(state: &S, key: &[u8], what: &str) -> Result<String> {
+    match state.get_raw(key)? {
+        Some(raw) => {
+            String::from_utf8(raw).map_err(|_| CoproError::internal(format!("corrupt {what}")))
+        }
+        None => Ok(String::new()),
+    }
 }
 
 /// Reads of the coprocessor module.
@@ -47,14 +50,15 @@ pub trait CoproRead: StateRead {
         })
     }
 
-    /// The authority's address.
+    /// The authority's address ("" if genesis set none: nobody may change
+    /// programs or the prover).
     fn authority(&self) -> Result<String> {
-        get_string(self, &state_key::authority(), "authority")
+        get_address(self, &state_key::authority(), "authority")
     }
 
-    /// The registered prover's address.
+    /// The registered prover's address ("" if none: no proof is accepted).
     fn prover(&self) -> Result<String> {
-        get_string(self, &state_key::prover(), "prover")
+        get_address(self, &state_key::prover(), "prover")
     }
 
     /// A program version.

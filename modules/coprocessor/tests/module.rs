@@ -8,8 +8,9 @@ use copro_circuits::field::fr_from_u64;
 use copro_coprocessor::record::{fr_bytes, pb};
 use copro_coprocessor::registry::{self, ProgramSpec};
 use copro_coprocessor::requests::{self, Deposit, Transfer, Withdraw, escrow_address};
-use copro_coprocessor::submit::{self, Stage, SubmitProof, Verifier};
+use copro_coprocessor::submit::{self, SubmitProof, Verifier};
 use copro_coprocessor::{CoproCode, CoproError, CoproRead, history};
+use copro_module::Stage;
 use prover::*;
 
 fn users() -> Vec<Address> {

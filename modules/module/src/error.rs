@@ -66,20 +66,56 @@ impl Code {
     }
 }
 
-/// A failed check or execution: an ABCI code and a log for humans.
+/// A result code: a number within a codespace. The `sdk` codes are the
+/// [`Code`] enum; a module with rules of its own (the coprocessor, codespace
+/// `copro`) numbers them in its codespace. Compares equal to a [`Code`] when
+/// it is that `sdk` code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ResultCode {
+    /// Codespace (`sdk` for [`Code`]).
+    pub codespace: &'static str,
+    /// The number within it.
+    pub code: u32,
+}
+
+impl ResultCode {
+    /// A code of a module's own codespace.
+    pub const fn new(codespace: &'static str, code: u32) -> Self {
+        Self { codespace, code }
+    }
+
+    /// The numeric ABCI code.
+    pub fn value(self) -> u32 {
+        self.code
+    }
+}
+
+impl From<Code> for ResultCode {
+    fn from(code: Code) -> Self {
+        Self::new(CODESPACE, code.value())
+    }
+}
+
+impl PartialEq<Code> for ResultCode {
+    fn eq(&self, other: &Code) -> bool {
+        *self == ResultCode::from(*other)
+    }
+}
+
+/// A failed check or execution: a result code and a log for humans.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxError {
-    /// Result code (codespace [`CODESPACE`]).
-    pub code: Code,
+    /// Result code and its codespace.
+    pub code: ResultCode,
     /// What failed and what to do about it.
     pub log: String,
 }
 
 impl TxError {
     /// A new error.
-    pub fn new(code: Code, log: impl Into<String>) -> Self {
+    pub fn new(code: impl Into<ResultCode>, log: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             log: log.into(),
         }
     }
@@ -87,6 +123,11 @@ impl TxError {
     /// An internal error (store failure and the like).
     pub fn internal(e: impl fmt::Display) -> Self {
         Self::new(Code::Internal, format!("internal error: {e}"))
+    }
+
+    /// The codespace of the code.
+    pub fn codespace(&self) -> &'static str {
+        self.code.codespace
     }
 }
 
@@ -96,7 +137,7 @@ impl fmt::Display for TxError {
             f,
             "code {} ({}): {}",
             self.code.value(),
-            CODESPACE,
+            self.code.codespace,
             self.log
         )
     }

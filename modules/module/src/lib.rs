@@ -42,7 +42,7 @@ mod registry;
 
 pub use address::{Address, BECH32_PREFIX, address_from_pubkey, module_address};
 pub use cli::{Keys, QueryPlan, Rendered, TxPlan};
-pub use error::{CODESPACE, Code, TxError};
+pub use error::{CODESPACE, Code, ResultCode, TxError};
 pub use event::Event;
-pub use module::{ExecContext, Executed, Module, Msg, StatelessContext, parse_genesis};
+pub use module::{ExecContext, Executed, Module, Msg, Stage, StatelessContext, parse_genesis};
 pub use registry::{DecodedMsg, Registry, RegistryError};

@@ -22,6 +22,45 @@ pub struct StatelessContext<'a> {
     pub chain_id: &'a str,
 }
 
+/// Which ABCI step runs a transaction. Modules must not let it change a
+/// verdict (consensus steps agree on every node); it labels metrics and
+/// lets a module reuse work done at an earlier step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Mempool admission (and rechecks).
+    CheckTx,
+    /// The `Simulate` query (gas estimation).
+    Simulate,
+    /// The proposer choosing txs.
+    PrepareProposal,
+    /// Validating a proposed block.
+    ProcessProposal,
+    /// Executing a decided block.
+    FinalizeBlock,
+}
+
+impl Stage {
+    /// Every stage.
+    pub const ALL: [Stage; 5] = [
+        Stage::CheckTx,
+        Stage::Simulate,
+        Stage::PrepareProposal,
+        Stage::ProcessProposal,
+        Stage::FinalizeBlock,
+    ];
+
+    /// Metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::CheckTx => "check_tx",
+            Stage::Simulate => "simulate",
+            Stage::PrepareProposal => "prepare_proposal",
+            Stage::ProcessProposal => "process_proposal",
+            Stage::FinalizeBlock => "finalize_block",
+        }
+    }
+}
+
 /// Where a message executes.
 #[derive(Clone, Copy, Debug)]
 pub struct ExecContext<'a> {
@@ -30,6 +69,10 @@ pub struct ExecContext<'a> {
     /// Height of the block the transaction goes into (in CheckTx: the next
     /// block).
     pub height: u64,
+    /// The ABCI step.
+    pub stage: Stage,
+    /// SHA-256 of the transaction bytes (its CometBFT hash).
+    pub tx_hash: [u8; 32],
 }
 
 impl ExecContext<'_> {

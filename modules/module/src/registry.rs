@@ -437,6 +437,8 @@ mod tests {
         let ctx = ExecContext {
             chain_id: "c",
             height: 1,
+            stage: crate::Stage::FinalizeBlock,
+            tx_hash: [0; 32],
         };
         let mut state = StateDelta::new(Empty);
         m.msg.check_stateless(&ctx.stateless()).unwrap();
