@@ -336,6 +336,22 @@ impl App {
         }
     }
 
+    /// [`Self::run_block`] with the modules' expensive checks deferred and
+    /// batched (the Groth16 pairings of every proof not verified before);
+    /// the run is only good if the deferred checks pass.
+    fn run_block_batched(
+        &self,
+        txs: &[bytes::Bytes],
+        height: u64,
+        stage: Stage,
+    ) -> Result<(BlockRun, Result<(), TxError>), Fatal> {
+        self.registry.begin_block_checks(stage);
+        let run = self.run_block(txs, height, stage);
+        // Always ended, so no deferral outlives the block.
+        let deferred = self.registry.end_block_checks();
+        Ok((run?, deferred))
+    }
+
     /// Executes `txs` as block `height` on the committed state.
     fn run_block(
         &self,
@@ -377,7 +393,7 @@ impl App {
                     Err(ExecError::Msg(e, partial)) => (
                         Some(tx_delta.into_changes()),
                         Err((e, partial.events)),
-                        false,
+                        tx.fails_block(),
                     ),
                     Err(ExecError::Ante(e)) => (None, Err((e, vec![])), true),
                 }
@@ -422,6 +438,10 @@ impl App {
             let changes = {
                 let mut tx_delta = StateDelta::new(&delta);
                 match execute(&mut tx_delta, &tx, &ctx) {
+                    Err(ExecError::Msg(e, _)) if tx.fails_block() => {
+                        tracing::debug!(tx = %tx.hash_hex(), error = %e, "dropping a failing proof from the proposal");
+                        None
+                    }
                     Ok(_) | Err(ExecError::Msg(..)) => Some(tx_delta.into_changes()),
                     Err(ExecError::Ante(e)) => {
                         tracing::debug!(tx = %tx.hash_hex(), error = %e, "dropping tx from proposal");
@@ -445,7 +465,11 @@ impl App {
         req: request::ProcessProposal,
     ) -> Result<response::ProcessProposal, Fatal> {
         let height = height_u64(req.height);
-        let run = self.run_block(&req.txs, height, Stage::ProcessProposal)?;
+        let (run, deferred) = self.run_block_batched(&req.txs, height, Stage::ProcessProposal)?;
+        if let Err(e) = deferred {
+            tracing::warn!(height = %req.height, error = %e, "rejecting proposal: a proof does not verify");
+            return Ok(response::ProcessProposal::Reject);
+        }
         let bad = run.txs.iter().position(|t| t.invalid);
         Ok(match bad {
             None => {
@@ -473,7 +497,15 @@ impl App {
                 tracing::debug!(height, "reusing the execution of ProcessProposal");
                 run
             }
-            _ => self.run_block(&req.txs, height, Stage::FinalizeBlock)?,
+            _ => match self.run_block_batched(&req.txs, height, Stage::FinalizeBlock)? {
+                (run, Ok(())) => run,
+                // A decided block with a bad proof: run it again with every
+                // proof checked on its own, so that tx fails exactly.
+                (_, Err(e)) => {
+                    tracing::warn!(height, error = %e, "a decided block holds a bad proof");
+                    self.run_block(&req.txs, height, Stage::FinalizeBlock)?
+                }
+            },
         };
         let tx_results: Vec<ExecTxResult> =
             run.txs.into_iter().map(TxRun::into_exec_result).collect();

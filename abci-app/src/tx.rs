@@ -82,6 +82,14 @@ pub struct CheckedTx {
     auth_info_bytes: Vec<u8>,
 }
 
+impl CheckedTx {
+    /// Whether a failing message makes this tx unfit for a block
+    /// ([`copro_module::Msg::fails_block`]).
+    pub fn fails_block(&self) -> bool {
+        self.msgs.iter().any(|m| m.msg.fails_block())
+    }
+}
+
 fn decode_err(what: &str, e: prost::DecodeError) -> TxError {
     TxError::new(
         Code::TxDecode,

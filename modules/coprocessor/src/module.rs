@@ -109,6 +109,12 @@ impl Msg for CoproTx {
         &self.signers
     }
 
+    /// A block carrying a proof that fails any check is rejected: the
+    /// registered prover must only submit proofs of the current state.
+    fn fails_block(&self) -> bool {
+        matches!(self.msg, CoproMsg::SubmitProof(_))
+    }
+
     fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
         // Decoding ran every stateless check (`CoproMsg::decode`).
         Ok(())
@@ -217,6 +223,14 @@ impl Module for Coprocessor {
 
     fn query_paths(&self) -> &'static [&'static str] {
         QUERY_PATHS
+    }
+
+    fn begin_block_checks(&self, stage: copro_module::Stage) {
+        self.verifier.begin_deferred(stage);
+    }
+
+    fn end_block_checks(&self) -> Result<(), TxError> {
+        Ok(self.verifier.end_deferred()?)
     }
 
     fn query(&self, path: &str, state: &dyn StateRead, data: &[u8]) -> Result<Vec<u8>, TxError> {

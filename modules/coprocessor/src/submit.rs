@@ -335,6 +335,9 @@ pub struct Verifier {
     keys: Mutex<BTreeMap<[u8; 32], Arc<CheckedVerifyingKey>>>,
     verified: [AtomicU64; Stage::ALL.len()],
     observer: Option<Observer>,
+    /// While a block runs with deferred checks: its stage and the
+    /// submissions answered optimistically, to batch-verify at the end.
+    deferred: Mutex<Option<(Stage, Vec<CheckedSubmission>)>>,
 }
 
 /// Told how many proofs were verified at a stage (e.g. a metrics counter).
@@ -398,8 +401,39 @@ impl Verifier {
         Ok(key)
     }
 
-    /// Verifies one submission (answered from memory when known).
+    /// Starts deferring: until [`Self::end_deferred`], a submission checked
+    /// at `stage` whose verdict is not known is answered `Ok` and kept, so a
+    /// whole block's proofs are verified in one batch. Other stages (a
+    /// CheckTx between, a leftover after a panic) are never deferred.
+    pub fn begin_deferred(&self, stage: Stage) {
+        *self.deferred_slot() = Some((stage, Vec::new()));
+    }
+
+    /// Batch-verifies what was deferred (per key, with exact single-check
+    /// fallback); the first failing submission's error, if any.
+    pub fn end_deferred(&self) -> Result<()> {
+        let Some((stage, items)) = self.deferred_slot().take() else {
+            return Ok(());
+        };
+        self.verify_all(&items, stage).into_iter().collect()
+    }
+
+    fn deferred_slot(&self) -> std::sync::MutexGuard<'_, Option<(Stage, Vec<CheckedSubmission>)>> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Verifies one submission (answered from memory when known; deferred
+    /// when a block run at this stage deferred its checks).
     pub fn verify(&self, checked: &CheckedSubmission, stage: Stage) -> Result<()> {
+        if self.verdicts.get(&checked.verification_id).is_none() {
+            let mut slot = self.deferred_slot();
+            if let Some((deferring, items)) = slot.as_mut()
+                && *deferring == stage
+            {
+                items.push(checked.clone());
+                return Ok(());
+            }
+        }
         self.verify_all(std::slice::from_ref(checked), stage)
             .pop()
             .unwrap_or_else(|| Err(CoproError::internal("no verdict")))

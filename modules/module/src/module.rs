@@ -118,6 +118,15 @@ pub trait Msg: fmt::Debug + Send + Sync {
     /// Read-only checks against the state the message executes on.
     fn check_stateful(&self, state: &dyn StateRead, ctx: &ExecContext<'_>) -> Result<(), TxError>;
 
+    /// Whether a failure of this message makes its transaction unfit for a
+    /// block: a proposer leaves it out, and ProcessProposal rejects a block
+    /// that holds it. For messages that only a misbehaving submitter sends
+    /// failing (a proof that does not verify); an ordinary failure (not
+    /// enough funds) stays a failed transaction that pays its fee.
+    fn fails_block(&self) -> bool {
+        false
+    }
+
     /// Applies the message. Writes land in the transaction's own overlay, so
     /// an error needs no cleanup.
     fn execute(
@@ -185,6 +194,23 @@ pub trait Module: Send + Sync {
     fn tx(&self, matches: &ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan> {
         let (_, _) = (matches, keys);
         anyhow::bail!("module {} has no transactions", self.name())
+    }
+
+    /// A block's transactions are about to run at `stage` (ProcessProposal,
+    /// or FinalizeBlock of a block this node did not process): the module may
+    /// defer expensive checks it can batch (Groth16 pairings) to
+    /// [`Self::end_block_checks`], answering them optimistically until then.
+    /// Deferral must never change a verdict: the caller discards the run when
+    /// the deferred checks fail.
+    fn begin_block_checks(&self, stage: Stage) {
+        let _ = stage;
+    }
+
+    /// Runs the checks deferred since [`Self::begin_block_checks`]; an error
+    /// names a check that failed (the block must then be rejected, or run
+    /// again without deferral).
+    fn end_block_checks(&self) -> Result<(), TxError> {
+        Ok(())
     }
 
     /// The `coprod query <command>` subcommand.

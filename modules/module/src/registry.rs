@@ -151,6 +151,26 @@ impl Registry {
         self.modules.iter().map(|m| m.as_ref())
     }
 
+    /// Starts deferred block checks in every module
+    /// ([`Module::begin_block_checks`]).
+    pub fn begin_block_checks(&self, stage: crate::Stage) {
+        for m in &self.modules {
+            m.begin_block_checks(stage);
+        }
+    }
+
+    /// Ends them in every module; the first failure, after all ran.
+    pub fn end_block_checks(&self) -> Result<(), TxError> {
+        let mut first = Ok(());
+        for m in &self.modules {
+            let result = m.end_block_checks();
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+
     /// The module named `name`.
     pub fn module(&self, name: &str) -> Option<&dyn Module> {
         self.modules().find(|m| m.name() == name)
