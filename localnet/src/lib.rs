@@ -3,6 +3,7 @@
 //! end-to-end tests in `integration/`.
 
 pub mod bench;
+pub mod coprocessor;
 pub mod layout;
 pub mod net;
 pub mod process;

@@ -233,24 +233,8 @@ impl Localnet {
         let keyring = layout.keyring_dir();
         if let Some(coprod) = &coprod {
             for name in &opts.accounts {
-                let out = process::run(
-                    Command::new(coprod)
-                        .args(["keys", "add", name, "--output", "json"])
-                        .arg("--keyring-dir")
-                        .arg(&keyring),
-                )?;
-                let key: Value = serde_json::from_str(&out)
-                    .with_context(|| format!("`coprod keys add` printed no JSON: {out}"))?;
-                let address = key["address"]
-                    .as_str()
-                    .context("`coprod keys add` JSON has no address")?
-                    .to_string();
-                process::run(
-                    Command::new(coprod)
-                        .args(["genesis", "add-account", &address, &opts.account_coins])
-                        .arg("--home")
-                        .arg(&nodes[0].home),
-                )?;
+                let address =
+                    add_funded_key(coprod, &keyring, &nodes[0].home, name, &opts.account_coins)?;
                 accounts.push(AccountState {
                     name: name.clone(),
                     address,
@@ -258,6 +242,29 @@ impl Localnet {
             }
         }
 
+        if let Some(coprod) = &coprod {
+            // The coprocessor's prover and authority, funded for fees, and
+            // its genesis section with the dev program.
+            let mut address_of = |name: &str| -> anyhow::Result<String> {
+                if let Some(a) = accounts.iter().find(|a: &&AccountState| a.name == name) {
+                    return Ok(a.address.clone());
+                }
+                let address =
+                    add_funded_key(coprod, &keyring, &nodes[0].home, name, &opts.account_coins)?;
+                accounts.push(AccountState {
+                    name: name.to_string(),
+                    address: address.clone(),
+                });
+                Ok(address)
+            };
+            let prover = address_of(crate::coprocessor::PROVER_KEY)?;
+            let authority = address_of(crate::coprocessor::AUTHORITY_KEY)?;
+            let keys = crate::coprocessor::ensure_dev_keys()?;
+            crate::coprocessor::write_genesis_section(
+                &nodes[0].home.join("config").join("genesis.json"),
+                crate::coprocessor::genesis_section(&keys, &authority, &prover)?,
+            )?;
+        }
         write_shared_genesis(&nodes, &opts.chain_id)?;
         for (i, node) in nodes.iter().enumerate() {
             let peers: Vec<String> = nodes
@@ -524,6 +531,36 @@ pub fn rpc_client(url: &str) -> anyhow::Result<HttpClient> {
 
 /// Puts every node's validator key into node 0's genesis (which holds the
 /// accounts added so far) and gives all nodes that same genesis file.
+/// Adds key `name` to the keyring and funds it in `home`'s genesis; returns
+/// its address.
+fn add_funded_key(
+    coprod: &Path,
+    keyring: &Path,
+    home: &Path,
+    name: &str,
+    coins: &str,
+) -> anyhow::Result<String> {
+    let out = process::run(
+        Command::new(coprod)
+            .args(["keys", "add", name, "--output", "json"])
+            .arg("--keyring-dir")
+            .arg(keyring),
+    )?;
+    let key: Value = serde_json::from_str(&out)
+        .with_context(|| format!("`coprod keys add` printed no JSON: {out}"))?;
+    let address = key["address"]
+        .as_str()
+        .context("`coprod keys add` JSON has no address")?
+        .to_string();
+    process::run(
+        Command::new(coprod)
+            .args(["genesis", "add-account", &address, coins])
+            .arg("--home")
+            .arg(home),
+    )?;
+    Ok(address)
+}
+
 fn write_shared_genesis(nodes: &[NodeState], chain_id: &str) -> anyhow::Result<()> {
     let genesis_path = |home: &Path| home.join("config").join("genesis.json");
     let mut genesis: Value = serde_json::from_slice(&std::fs::read(genesis_path(&nodes[0].home))?)?;

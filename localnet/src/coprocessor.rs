@@ -1,0 +1,108 @@
+//! The coprocessor on a localnet: a dev `transfer` program whose keys are
+//! made once and cached (a second `up` does not run the setup again), the
+//! `prover` and `authority` keys in the keyring, and the genesis section
+//! that registers them.
+//!
+//! The keys come from `copro-prover setup`, a single-party setup: whoever
+//! ran it can forge proofs, so they are for localnets and tests only.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::process;
+
+/// Entries per proof of the dev program.
+pub const DEV_BATCH: usize = 4;
+/// Ledger tree arity (production shape: 4^16 = 2^32 accounts).
+pub const DEV_ARITY: u32 = 4;
+/// Ledger tree depth.
+pub const DEV_DEPTH: u32 = 16;
+/// Keyring name of the prover's key.
+pub const PROVER_KEY: &str = "prover";
+/// Keyring name of the coprocessor authority's key.
+pub const AUTHORITY_KEY: &str = "authority";
+
+/// Where the dev program's keys are cached: `$COPRO_DEV_KEYS`, else
+/// `dev-keys/` beside the directory of the binaries (`target/dev-keys`).
+pub fn dev_keys_dir() -> anyhow::Result<PathBuf> {
+    let shape = format!("transfer-b{DEV_BATCH}-a{DEV_ARITY}-d{DEV_DEPTH}");
+    if let Some(dir) = std::env::var_os("COPRO_DEV_KEYS") {
+        return Ok(PathBuf::from(dir).join(shape));
+    }
+    let prover = process::find_binary("copro-prover")?;
+    let bin_dir = prover
+        .parent()
+        .context("copro-prover has no parent directory")?;
+    let base = bin_dir.parent().unwrap_or(bin_dir);
+    Ok(base.join("dev-keys").join(shape))
+}
+
+/// The dev program's keys, generated with `copro-prover setup` the first
+/// time (about half a minute on 2 cores) and reused after.
+pub fn ensure_dev_keys() -> anyhow::Result<PathBuf> {
+    let dir = dev_keys_dir()?;
+    if dir.join("verifying_key.bin").is_file() && dir.join("proving_key.bin").is_file() {
+        return Ok(dir);
+    }
+    eprintln!(
+        "localnet: generating the dev program's keys (once; cached in {})",
+        dir.display()
+    );
+    // Written beside, then renamed: an interrupted setup leaves no half
+    // cache behind.
+    let partial = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    process::run(
+        Command::new(process::find_binary("copro-prover")?)
+            .args(["setup", "--program", "transfer"])
+            .args(["--batch", &DEV_BATCH.to_string()])
+            .args(["--arity", &DEV_ARITY.to_string()])
+            .args(["--depth", &DEV_DEPTH.to_string()])
+            .arg("--out")
+            .arg(&partial),
+    )?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::rename(&partial, &dir)
+        .with_context(|| format!("cannot move the new keys to {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The `app_state.coprocessor` section: the dev program, `authority` and
+/// `prover`.
+pub fn genesis_section(keys: &Path, authority: &str, prover: &str) -> anyhow::Result<Value> {
+    let vk = std::fs::read(keys.join("verifying_key.bin"))
+        .with_context(|| format!("reading {}", keys.join("verifying_key.bin").display()))?;
+    Ok(json!({
+        "params": {
+            "ledger_denom": "ucopro",
+            "tree_arity": DEV_ARITY,
+            "tree_depth": DEV_DEPTH,
+            "inclusion_delay_blocks": 0,
+        },
+        "authority": authority,
+        "prover": prover,
+        "programs": [{
+            "id": "transfer",
+            "version": 1,
+            "verifying_key": hex::encode(vk),
+            "batch_size": DEV_BATCH,
+            "tree_arity": DEV_ARITY,
+            "tree_depth": DEV_DEPTH,
+        }],
+    }))
+}
+
+/// Writes the coprocessor section into the genesis file at `genesis`.
+pub fn write_genesis_section(genesis: &Path, section: Value) -> anyhow::Result<()> {
+    let mut doc: Value = serde_json::from_slice(
+        &std::fs::read(genesis).with_context(|| format!("reading {}", genesis.display()))?,
+    )?;
+    doc["app_state"]["coprocessor"] = section;
+    std::fs::write(genesis, serde_json::to_vec_pretty(&doc)?)?;
+    Ok(())
+}
