@@ -3,20 +3,22 @@
 //! ```text
 //! coprod init --home H --chain-id C [--moniker M] [--overwrite]
 //! coprod genesis add-account ADDR_OR_KEYNAME COINS --home H [--keyring-dir K]
+//! coprod genesis add-program --keys DIR | set-prover ADDR | set-authority ADDR
 //! coprod start --home H [--abci-address tcp://127.0.0.1:26658]
 //! coprod keys add NAME [--recover] | keys list | keys show NAME [-a]
 //! coprod tx bank send FROM TO AMOUNT [--fees 5000ucopro] [--gas 200000] [--wait]
 //!        [--note MEMO] [--sequence N] [--account-number N] [--chain-id C]
 //! coprod query bank balance ADDR [--denom ucopro] | query bank balances ADDR
 //! coprod query account ADDR | query store KEY_HEX [--prove] [--height H]
+//! coprod tx copro deposit|transfer|withdraw ... | query copro root|account|queue|... [--prove]
 //! coprod status
 //! ```
 //! Global flags: `--home` (default `~/.coprod`), `--node` (default: app.toml
 //! `[client] node`), `--keyring-dir` (default `H/keyring-test`),
 //! `--output text|json`.
 //!
-//! The subcommands of `tx` and `query` (but `query store`) come from the
-//! modules ([`coprod::modules`]): a module parses its arguments into messages
+//! The subcommands of `tx` and `query` (but `query store`), and some of
+//! `genesis`, come from the modules ([`coprod::modules`]): a module parses its arguments into messages
 //! or a query; this file signs, broadcasts, queries and prints.
 
 use std::path::{Path, PathBuf};
@@ -204,7 +206,13 @@ fn cli(registry: &Registry) -> Command {
     let store = StoreArgs::augment_args(
         Command::new("store").about("Raw store value, optionally with a verified ICS-23 proof"),
     );
+    let genesis_commands = registry.genesis_commands();
     Cli::command()
+        .mut_subcommand("genesis", |genesis| {
+            genesis_commands
+                .into_iter()
+                .fold(genesis, Command::subcommand)
+        })
         .subcommand(tx)
         .subcommand(query.subcommand(store))
 }
@@ -282,6 +290,13 @@ async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCo
     match matches.subcommand() {
         Some(("tx", m)) => return tx(registry, m).await,
         Some(("query", m)) => return query(registry, m).await,
+        Some(("genesis", m)) => {
+            if let Some((command, _)) = m.subcommand()
+                && let Some(module) = registry.genesis_module(command)
+            {
+                return edit_genesis_section(registry, module, command, m);
+            }
+        }
         _ => {}
     }
     let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
@@ -450,6 +465,39 @@ fn add_genesis_account(
         &json!({"address": address.to_string(), "coins": total.to_string()}),
         || format!("genesis account {address}: {total}"),
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `coprod genesis <command>` of a module: the module edits its own section
+/// of `app_state`; the file is written only when the whole edit succeeded.
+fn edit_genesis_section(
+    registry: &Registry,
+    module: &dyn copro_module::Module,
+    command: &str,
+    matches: &ArgMatches,
+) -> anyhow::Result<ExitCode> {
+    let g = Global::from_arg_matches(leaf(matches))?;
+    let path = genesis_path(&g.home());
+    let mut doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}; run `coprod init` first", path.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", path.display()))?;
+    if doc["app_state"].is_null() {
+        doc["app_state"] = registry.default_genesis();
+    }
+    if !doc["app_state"].is_object() {
+        bail!("genesis app_state is invalid: not a JSON object keyed by module name");
+    }
+    let name = module.name();
+    let mut section = doc["app_state"][name].take();
+    let keyring = g.keyring();
+    let Rendered { json, text, .. } =
+        module.genesis_edit(command, matches, &mut section, &keyring)?;
+    doc["app_state"][name] = section;
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    print(g.output, &json, || text);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -679,9 +727,28 @@ async fn query(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<Exit
         .with_context(|| format!("no module brings `coprod query {command}`"))?;
     let plan = module.query_plan(sub)?;
     let value = client::abci_query_optional(&client, &plan.path, plan.data).await?;
-    let Rendered { json, text } = (plan.render)(value.as_deref())?;
+    let Rendered {
+        mut json,
+        mut text,
+        proof,
+    } = (plan.render)(value.as_deref())?;
+    let mut ok = true;
+    if let Some(proven) = proof {
+        let (verified, detail, app_hash) = verify_proven_value(&client, &proven).await;
+        ok = verified;
+        if let Value::Object(map) = &mut json {
+            map.insert("proof_verified".into(), json!(verified));
+            map.insert("verification".into(), json!(detail));
+            map.insert("app_hash".into(), json!(app_hash));
+        }
+        text.push_str(&format!("\nproof: {detail}"));
+    }
     print(g.output, &json, || text);
-    Ok(ExitCode::SUCCESS)
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn query_store(
@@ -728,6 +795,34 @@ async fn query_store(
     })
 }
 
+/// Verifies a module's proven answer: its `MerkleProof` must hold exactly
+/// one ICS-23 proof (the store is one tree whose root is the app hash).
+async fn verify_proven_value(
+    client: &tendermint_rpc::HttpClient,
+    proven: &copro_module::ProvenValue,
+) -> (bool, String, String) {
+    use prost::Message;
+    let proofs =
+        ibc_proto::ibc::core::commitment::v1::MerkleProof::decode(proven.merkle_proof.as_slice())
+            .map(|p| p.proofs)
+            .unwrap_or_default();
+    let Ok([proof]) = <[ics23::CommitmentProof; 1]>::try_from(proofs) else {
+        return (
+            false,
+            "NOT verified: the node returned no proof, or not exactly one".into(),
+            String::new(),
+        );
+    };
+    verify_commitment(
+        client,
+        &proof,
+        &proven.key,
+        proven.value.as_deref(),
+        proven.height,
+    )
+    .await
+}
+
 /// Verifies a `/store/key` proof against the app hash in the header of block
 /// `height + 1` (waiting a few seconds for that block if needed).
 async fn verify_store_proof(
@@ -758,6 +853,20 @@ async fn verify_store_proof(
             String::new(),
         );
     };
+    let value = (!resp.value.is_empty()).then_some(resp.value.as_slice());
+    verify_commitment(client, &proof, key, value, height).await
+}
+
+/// Checks that `proof` proves `key → value` (or, with `None`, that `key` is
+/// absent) under the app hash in the header of block `height + 1`. Returns
+/// the verdict, a sentence saying it, and the app hash used (hex).
+async fn verify_commitment(
+    client: &tendermint_rpc::HttpClient,
+    proof: &ics23::CommitmentProof,
+    key: &[u8],
+    value: Option<&[u8]>,
+    height: u64,
+) -> (bool, String, String) {
     let mut header = None;
     for _ in 0..20 {
         if let Ok(c) = client
@@ -782,18 +891,15 @@ async fn verify_store_proof(
     let root = header.app_hash.as_bytes().to_vec();
     let app_hash = hex::encode_upper(&root);
     let spec = copro_store::proof_spec();
-    let verified = if resp.value.is_empty() {
-        ics23::verify_non_membership::<ics23::HostFunctionsManager>(&proof, &spec, &root, key)
-    } else {
-        ics23::verify_membership::<ics23::HostFunctionsManager>(
-            &proof,
-            &spec,
-            &root,
-            key,
-            &resp.value,
-        )
+    let verified = match value {
+        None => {
+            ics23::verify_non_membership::<ics23::HostFunctionsManager>(proof, &spec, &root, key)
+        }
+        Some(value) => {
+            ics23::verify_membership::<ics23::HostFunctionsManager>(proof, &spec, &root, key, value)
+        }
     };
-    let what = if resp.value.is_empty() {
+    let what = if value.is_none() {
         "non-existence"
     } else {
         "existence"

@@ -1,7 +1,7 @@
 //! The coprocessor on a localnet: a dev `transfer` program whose keys are
 //! made once and cached (a second `up` does not run the setup again), the
 //! `prover` and `authority` keys in the keyring, and the genesis section
-//! that registers them.
+//! that registers them (written with `coprod genesis`).
 //!
 //! The keys come from `copro-prover setup`, a single-party setup: whoever
 //! ran it can forge proofs, so they are for localnets and tests only.
@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
-use serde_json::{Value, json};
 
 use crate::process;
 
@@ -72,37 +71,27 @@ pub fn ensure_dev_keys() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The `app_state.coprocessor` section: the dev program, `authority` and
-/// `prover`.
-pub fn genesis_section(keys: &Path, authority: &str, prover: &str) -> anyhow::Result<Value> {
-    let vk = std::fs::read(keys.join("verifying_key.bin"))
-        .with_context(|| format!("reading {}", keys.join("verifying_key.bin").display()))?;
-    Ok(json!({
-        "params": {
-            "ledger_denom": "ucopro",
-            "tree_arity": DEV_ARITY,
-            "tree_depth": DEV_DEPTH,
-            "inclusion_delay_blocks": 0,
-        },
-        "authority": authority,
-        "prover": prover,
-        "programs": [{
-            "id": "transfer",
-            "version": 1,
-            "verifying_key": hex::encode(vk),
-            "batch_size": DEV_BATCH,
-            "tree_arity": DEV_ARITY,
-            "tree_depth": DEV_DEPTH,
-        }],
-    }))
-}
-
-/// Writes the coprocessor section into the genesis file at `genesis`.
-pub fn write_genesis_section(genesis: &Path, section: Value) -> anyhow::Result<()> {
-    let mut doc: Value = serde_json::from_slice(
-        &std::fs::read(genesis).with_context(|| format!("reading {}", genesis.display()))?,
-    )?;
-    doc["app_state"]["coprocessor"] = section;
-    std::fs::write(genesis, serde_json::to_vec_pretty(&doc)?)?;
+/// Writes the coprocessor section of the genesis in `home` the way an
+/// operator would, with `coprod genesis add-program`, `set-authority` and
+/// `set-prover` (the program also sets the ledger's tree shape).
+pub fn add_to_genesis(
+    coprod: &Path,
+    home: &Path,
+    keys: &Path,
+    authority: &str,
+    prover: &str,
+) -> anyhow::Result<()> {
+    let genesis = |args: &[&std::ffi::OsStr]| {
+        process::run(
+            Command::new(coprod)
+                .arg("genesis")
+                .args(args)
+                .arg("--home")
+                .arg(home),
+        )
+    };
+    genesis(&["add-program".as_ref(), "--keys".as_ref(), keys.as_os_str()])?;
+    genesis(&["set-authority".as_ref(), authority.as_ref()])?;
+    genesis(&["set-prover".as_ref(), prover.as_ref()])?;
     Ok(())
 }

@@ -260,10 +260,7 @@ impl Localnet {
             let prover = address_of(crate::coprocessor::PROVER_KEY)?;
             let authority = address_of(crate::coprocessor::AUTHORITY_KEY)?;
             let keys = crate::coprocessor::ensure_dev_keys()?;
-            crate::coprocessor::write_genesis_section(
-                &nodes[0].home.join("config").join("genesis.json"),
-                crate::coprocessor::genesis_section(&keys, &authority, &prover)?,
-            )?;
+            crate::coprocessor::add_to_genesis(coprod, &nodes[0].home, &keys, &authority, &prover)?;
         }
         write_shared_genesis(&nodes, &opts.chain_id)?;
         for (i, node) in nodes.iter().enumerate() {

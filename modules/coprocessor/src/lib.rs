@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod error;
 pub mod events;
 pub mod genesis;

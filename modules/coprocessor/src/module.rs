@@ -12,7 +12,8 @@
 use std::sync::{Arc, Mutex};
 
 use copro_module::{
-    Address, Code, ExecContext, Executed, Module, Msg, StatelessContext, TxError, parse_genesis,
+    Address, Code, ExecContext, Executed, Keys, Module, Msg, QueryPlan, Rendered, StatelessContext,
+    TxError, TxPlan, parse_genesis,
 };
 use copro_store::{StateRead, StateWrite};
 use cosmrs::Any;
@@ -25,7 +26,7 @@ use crate::msgs::CoproMsg;
 use crate::record::pb;
 use crate::submit::{self, CheckedSubmission, Verifier};
 use crate::view::CoproRead;
-use crate::{query, registry, requests};
+use crate::{cli, query, registry, requests};
 
 /// Type URLs of the module's messages (pinned against the protos in a test).
 pub const TYPE_URLS: &[&str] = &[
@@ -83,7 +84,7 @@ struct CoproTx {
     checked: Mutex<Option<CheckedSubmission>>,
 }
 
-fn any<M: Message + Name>(m: &M) -> Any {
+pub(crate) fn any<M: Message + Name>(m: &M) -> Any {
     Any {
         type_url: M::type_url(),
         value: m.encode_to_vec(),
@@ -241,6 +242,36 @@ impl Module for Coprocessor {
                 format!("module coprocessor has no query path '{path}'"),
             )),
         }
+    }
+
+    fn tx_command(&self) -> Option<clap::Command> {
+        Some(cli::tx_command())
+    }
+
+    fn tx(&self, matches: &clap::ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan> {
+        cli::tx(matches, keys)
+    }
+
+    fn query_command(&self) -> Option<clap::Command> {
+        Some(cli::query_command())
+    }
+
+    fn query_plan(&self, matches: &clap::ArgMatches) -> anyhow::Result<QueryPlan> {
+        cli::query_plan(matches)
+    }
+
+    fn genesis_commands(&self) -> Vec<clap::Command> {
+        cli::genesis_commands()
+    }
+
+    fn genesis_edit(
+        &self,
+        _command: &str,
+        matches: &clap::ArgMatches,
+        section: &mut Value,
+        keys: &dyn Keys,
+    ) -> anyhow::Result<Rendered> {
+        cli::genesis_edit(matches, section, keys)
     }
 }
 

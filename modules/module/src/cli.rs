@@ -28,12 +28,31 @@ pub struct TxPlan {
 }
 
 /// Something to print, as text or as JSON (`-o json`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rendered {
     /// The JSON document printed with `-o json`.
     pub json: Value,
     /// The text printed otherwise.
     pub text: String,
+    /// A Merkle proof that came with the answer, which `coprod` verifies
+    /// against the app hash of the chain's header before printing.
+    pub proof: Option<ProvenValue>,
+}
+
+/// A value a query answered with a proof: `coprod` checks `proof` against
+/// the app hash in the header of block `height + 1`, as the membership of
+/// `key → value` (or, with `value` `None`, the absence of `key`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProvenValue {
+    /// The height the query read (the state after block `height`).
+    pub height: u64,
+    /// The store key.
+    pub key: Vec<u8>,
+    /// The stored bytes the answer claims; `None` claims the key is absent.
+    pub value: Option<Vec<u8>>,
+    /// An encoded `ibc.core.commitment.v1.MerkleProof` of one ICS-23
+    /// commitment proof.
+    pub merkle_proof: Vec<u8>,
 }
 
 /// Renders a query answer: `Some(value)` on success, `None` if the node

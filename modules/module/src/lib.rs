@@ -41,7 +41,7 @@ mod module;
 mod registry;
 
 pub use address::{Address, BECH32_PREFIX, address_from_pubkey, module_address};
-pub use cli::{Keys, QueryPlan, Rendered, TxPlan};
+pub use cli::{Keys, ProvenValue, QueryPlan, Rendered, TxPlan};
 pub use error::{CODESPACE, Code, ResultCode, TxError};
 pub use event::Event;
 pub use module::{ExecContext, Executed, Module, Msg, Stage, StatelessContext, parse_genesis};

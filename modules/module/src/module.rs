@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::address::Address;
-use crate::cli::{Keys, QueryPlan, TxPlan};
+use crate::cli::{Keys, QueryPlan, Rendered, TxPlan};
 use crate::error::{Code, TxError};
 use crate::event::Event;
 
@@ -223,6 +223,27 @@ pub trait Module: Send + Sync {
     fn query_plan(&self, matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
         let _ = matches;
         anyhow::bail!("module {} has no queries", self.name())
+    }
+
+    /// `coprod genesis <command>` subcommands that edit this module's
+    /// genesis section (e.g. `add-program`).
+    fn genesis_commands(&self) -> Vec<Command> {
+        Vec::new()
+    }
+
+    /// Runs the genesis subcommand `command` on this module's section of
+    /// `app_state` (`Value::Null` when genesis has none yet), which it edits
+    /// in place; returns what to print. `matches` are those of `coprod
+    /// genesis` (their subcommand is `command`); `keys` resolves key names.
+    fn genesis_edit(
+        &self,
+        command: &str,
+        matches: &ArgMatches,
+        section: &mut Value,
+        keys: &dyn Keys,
+    ) -> anyhow::Result<Rendered> {
+        let (_, _, _) = (matches, section, keys);
+        anyhow::bail!("module {} has no genesis command {command}", self.name())
     }
 }
 

@@ -40,7 +40,7 @@ pub enum RegistryError {
         "CLI command `coprod {command}` is brought by module {first} and again by module {second}"
     )]
     DuplicateCommand {
-        /// `tx X` or `query X`.
+        /// `tx X`, `query X` or `genesis X`.
         command: String,
         /// Module that brought it first.
         first: &'static str,
@@ -69,6 +69,7 @@ pub struct Registry {
     query_paths: BTreeMap<&'static str, usize>,
     tx_commands: BTreeMap<String, usize>,
     query_commands: BTreeMap<String, usize>,
+    genesis_commands: BTreeMap<String, usize>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -99,6 +100,7 @@ impl Registry {
         let mut query_paths = BTreeMap::new();
         let mut tx_commands = BTreeMap::new();
         let mut query_commands = BTreeMap::new();
+        let mut genesis_commands = BTreeMap::new();
         for (index, module) in modules.iter().enumerate() {
             let name = module.name();
             let name_of = |i: usize| modules[i].name();
@@ -136,6 +138,16 @@ impl Registry {
                     })?;
                 }
             }
+            for command in module.genesis_commands() {
+                let command = command.get_name().to_string();
+                claim(&mut genesis_commands, command.clone(), index).map_err(|first| {
+                    RegistryError::DuplicateCommand {
+                        command: format!("genesis {command}"),
+                        first: name_of(first),
+                        second: name,
+                    }
+                })?;
+            }
         }
         Ok(Self {
             modules,
@@ -143,6 +155,7 @@ impl Registry {
             query_paths,
             tx_commands,
             query_commands,
+            genesis_commands,
         })
     }
 
@@ -309,6 +322,17 @@ impl Registry {
     /// The module whose `coprod query` subcommand is `command`.
     pub fn query_module(&self, command: &str) -> Option<&dyn Module> {
         let &index = self.query_commands.get(command)?;
+        Some(self.modules[index].as_ref())
+    }
+
+    /// The modules' `coprod genesis` subcommands, in registration order.
+    pub fn genesis_commands(&self) -> Vec<Command> {
+        self.modules().flat_map(|m| m.genesis_commands()).collect()
+    }
+
+    /// The module whose `coprod genesis` subcommand is `command`.
+    pub fn genesis_module(&self, command: &str) -> Option<&dyn Module> {
+        let &index = self.genesis_commands.get(command)?;
         Some(self.modules[index].as_ref())
     }
 }
