@@ -6,6 +6,7 @@ pub mod bench;
 pub mod coprocessor;
 pub mod layout;
 pub mod net;
+pub mod proc_scan;
 pub mod process;
 pub mod wallet;
 
