@@ -11,4 +11,6 @@ pub mod process;
 pub mod wallet;
 
 pub use layout::{Layout, NodePorts};
-pub use net::{AppKind, Localnet, NodeStatus, Proc, UpOptions, rpc_client};
+pub use net::{
+    AppKind, Localnet, NodeStatus, Proc, Restarted, RunState, StoppedProcess, UpOptions, rpc_client,
+};
