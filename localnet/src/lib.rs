@@ -6,8 +6,11 @@ pub mod bench;
 pub mod coprocessor;
 pub mod layout;
 pub mod net;
+pub mod proc_scan;
 pub mod process;
 pub mod wallet;
 
 pub use layout::{Layout, NodePorts};
-pub use net::{AppKind, Localnet, NodeStatus, Proc, UpOptions, rpc_client};
+pub use net::{
+    AppKind, Localnet, NodeStatus, Proc, Restarted, RunState, StoppedProcess, UpOptions, rpc_client,
+};

@@ -2,11 +2,12 @@
 // A developer tool, not consensus code: it reads the clock to report progress.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use copro_localnet::{AppKind, Localnet, UpOptions};
+use clap::{Parser, Subcommand, ValueEnum};
+use copro_localnet::{AppKind, Localnet, NodeStatus, RunState, StoppedProcess, UpOptions};
 
 #[derive(Parser)]
 #[command(
@@ -42,14 +43,39 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = AppKind::Coprod, hide = true)]
         app: AppKind,
     },
-    /// Print each node's name, RPC URL, latest height and app hash.
+    /// Print each node's state (running, unreachable, partial, stopped),
+    /// RPC URL, latest height, app hash and pids.
     Status {
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
         home: PathBuf,
-        /// Print JSON.
+        /// Print JSON (same as `-o json`).
         #[arg(long)]
         json: bool,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Stop one node: its CometBFT, then its coprod (SIGTERM, then SIGKILL
+    /// after 10 s), including processes started by hand on its home.
+    Stop {
+        /// The node: `node2` or `2`.
+        node: String,
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+    },
+    /// Stop one node (whatever of it still runs), start its coprod and
+    /// CometBFT again, and wait until it has caught up with the others.
+    Restart {
+        /// The node: `node2` or `2`.
+        node: String,
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+        /// Seconds to wait for the node to catch up.
+        #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 120)]
+        timeout_secs: u64,
     },
     /// A small demo workload through the user CLI (`coprod tx/query`).
     Demo {
@@ -73,7 +99,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Stop every process the localnet started.
+    /// Stop every process of the localnet's nodes, also those started by
+    /// hand on a node's home.
     Down {
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
@@ -129,23 +156,51 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Cmd::Status { home, json } => {
+        Cmd::Status { home, json, output } => {
             let mut net = Localnet::open(&home)?;
             let status = net.status().await;
-            if json {
+            if json || output == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                for s in status {
-                    println!(
-                        "{:<7} {:<24} height {:>6}  app_hash {}{}",
-                        s.name,
-                        s.rpc,
-                        s.height.map_or("-".into(), |h| h.to_string()),
-                        s.app_hash.as_deref().unwrap_or("-"),
-                        if s.running { "" } else { "  (not running)" }
-                    );
-                }
+                print_status(&net, &home, &status);
             }
+        }
+        Cmd::Stop { node, home } => {
+            let mut net = Localnet::open(&home)?;
+            let i = net.node_index(&node)?;
+            let stopped = net.stop_node(i)?;
+            let name = &net.state().nodes[i].name;
+            if stopped.is_empty() {
+                println!("{name} was not running: nothing to stop");
+            } else {
+                println!("stopped {name}: {}", describe(&net, &stopped));
+            }
+        }
+        Cmd::Restart {
+            node,
+            home,
+            timeout_secs,
+        } => {
+            let mut net = Localnet::open(&home)?;
+            let i = net.node_index(&node)?;
+            let name = net.state().nodes[i].name.clone();
+            let restarted = net.restart(i, Duration::from_secs(timeout_secs)).await?;
+            if restarted.stopped.is_empty() {
+                println!("{name} was not running");
+            } else {
+                println!("stopped {name}: {}", describe(&net, &restarted.stopped));
+            }
+            let pid = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());
+            println!(
+                "started {name}: coprod pid {}, cometbft pid {} (logs in {})",
+                pid(restarted.coprod_pid),
+                pid(restarted.cometbft_pid),
+                net.layout().node_logs(i).display()
+            );
+            println!(
+                "{name} is at height {} (the others were at {})",
+                restarted.height, restarted.target_height
+            );
         }
         Cmd::Demo { home } => demo(&Localnet::open(&home)?)?,
         Cmd::Bench {
@@ -181,11 +236,116 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Down { home } => {
             let mut net = Localnet::open(&home)?;
-            net.down()?;
-            println!("localnet in {} stopped", home.display());
+            let stopped = net.down()?;
+            let by_hand: Vec<StoppedProcess> =
+                stopped.iter().filter(|p| !p.recorded).copied().collect();
+            if stopped.is_empty() {
+                println!("localnet in {}: nothing was running", home.display());
+            } else if by_hand.is_empty() {
+                println!(
+                    "localnet in {} stopped: {} processes",
+                    home.display(),
+                    stopped.len()
+                );
+            } else {
+                println!(
+                    "localnet in {} stopped: {} processes, {} of them not started by localnet ({})",
+                    home.display(),
+                    stopped.len(),
+                    by_hand.len(),
+                    describe(&net, &by_hand)
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// Output format of `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// One line per node, then what to do about each node that is not running.
+fn print_status(net: &Localnet, home: &Path, status: &[NodeStatus]) {
+    let pid = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());
+    for s in status {
+        println!(
+            "{:<7} {:<11} {:<24} height {:>6}  app_hash {}  coprod {} cometbft {}{}",
+            s.name,
+            s.state.as_str(),
+            s.rpc,
+            s.height.map_or("-".into(), |h| h.to_string()),
+            s.app_hash.as_deref().unwrap_or("-"),
+            pid(s.coprod_pid),
+            pid(s.cometbft_pid),
+            if s.extra_pids.is_empty() {
+                String::new()
+            } else {
+                format!("  extra pids {:?}", s.extra_pids)
+            }
+        );
+    }
+    if !status.is_empty() && status.iter().all(|s| s.state == RunState::Stopped) {
+        println!(
+            "every node is stopped: `localnet restart NODE --home {}` starts one again \
+             (blocks resume once more than 2/3 of the validators run); `localnet up` \
+             makes a fresh localnet",
+            home.display()
+        );
+        return;
+    }
+    for (i, s) in status.iter().enumerate() {
+        let logs = net.layout().node_logs(i);
+        let restart = format!("localnet restart {} --home {}", s.name, home.display());
+        match s.state {
+            RunState::Running => {}
+            RunState::Stopped => println!(
+                "{}: stopped. Why: {}/coprod.log and cometbft.log. Restart: {restart}",
+                s.name,
+                logs.display()
+            ),
+            RunState::Partial => {
+                let (up, down) = if s.coprod_pid.is_some() {
+                    ("coprod", "cometbft")
+                } else {
+                    ("cometbft", "coprod")
+                };
+                println!(
+                    "{}: only {up} runs, {down} is gone. Why: {}/{down}.log. Restart: {restart}",
+                    s.name,
+                    logs.display()
+                );
+            }
+            RunState::Unreachable => println!(
+                "{}: processes alive but the RPC did not answer within {:?} (stopped with \
+                 SIGSTOP? wedged? still starting?). See {}/cometbft.log; if it stays so: {restart}",
+                s.name,
+                copro_localnet::net::RPC_ANSWER_TIMEOUT,
+                logs.display()
+            ),
+        }
+    }
+}
+
+/// `cometbft pid 12, coprod pid 13 (node1, not started by localnet)`.
+fn describe(net: &Localnet, stopped: &[StoppedProcess]) -> String {
+    stopped
+        .iter()
+        .map(|p| {
+            let mut text = format!("{} pid {}", p.which.name(), p.pid);
+            if !p.recorded {
+                text.push_str(&format!(
+                    " ({}, not started by localnet)",
+                    net.state().nodes[p.node].name
+                ));
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs the user CLI the way a person would, printing each command first.

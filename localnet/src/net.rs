@@ -5,7 +5,12 @@
 //! `cometbft show-node-id`), writes one genesis with all validators and the
 //! funded test accounts, wires the nodes to each other with distinct ports, and
 //! starts the processes. The state file (`localnet.json`) lets later commands
-//! (`status`, `down`) and tests find the nodes again.
+//! (`status`, `stop`, `restart`, `down`) and tests find the nodes again.
+//!
+//! Recorded pids are only a hint: a node's processes are those that run
+//! `coprod start` / `cometbft start` with the node's `--home`, whoever
+//! started them ([`crate::proc_scan`]). So `status` sees a node restarted by
+//! hand, and `down` stops it too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +23,13 @@ use serde_json::Value;
 use tendermint_rpc::{Client, HttpClient};
 
 use crate::layout::{Layout, NodePorts};
-use crate::process;
+use crate::{proc_scan, process};
+
+/// How long a stopped process gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long a node's RPC may take to answer before `status` calls it
+/// unreachable.
+pub const RPC_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Which ABCI application the validators run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -118,6 +129,52 @@ pub enum Proc {
     Cometbft,
 }
 
+impl Proc {
+    /// The program's name, as in its command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proc::Coprod => "coprod",
+            Proc::Cometbft => "cometbft",
+        }
+    }
+
+    /// The file in a node's `logs/` that takes this process's output.
+    pub fn log_file(self) -> &'static str {
+        match self {
+            Proc::Coprod => "coprod.log",
+            Proc::Cometbft => "cometbft.log",
+        }
+    }
+}
+
+/// How a node is doing, as `status` tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Its processes are alive and its RPC answers.
+    Running,
+    /// Its processes are alive but its RPC does not answer in time: stopped
+    /// with SIGSTOP, wedged, or still starting.
+    Unreachable,
+    /// One of its two processes is alive, the other is not (CometBFT exits
+    /// soon after its coprod dies, so this is mostly a moment in a crash).
+    Partial,
+    /// None of its processes is alive.
+    Stopped,
+}
+
+impl RunState {
+    /// The word `status` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Unreachable => "unreachable",
+            RunState::Partial => "partial",
+            RunState::Stopped => "stopped",
+        }
+    }
+}
+
 /// What `status` reports about a node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -131,8 +188,57 @@ pub struct NodeStatus {
     pub app_hash: Option<String>,
     /// Whether the node is still catching up.
     pub catching_up: Option<bool>,
-    /// Whether its processes run (as far as pids tell).
+    /// Whether all its processes are alive (it may still not answer, see
+    /// `state`).
     pub running: bool,
+    /// How the node is doing.
+    pub state: RunState,
+    /// pid of its live coprod (the recorded one when it still runs).
+    pub coprod_pid: Option<u32>,
+    /// pid of its live CometBFT (the recorded one when it still runs).
+    pub cometbft_pid: Option<u32>,
+    /// More live processes with this node's home: a second coprod or
+    /// CometBFT that should not be there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_pids: Vec<u32>,
+}
+
+/// A process that `stop`, `restart` or `down` stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoppedProcess {
+    /// Index of its node.
+    pub node: usize,
+    /// Which process it was.
+    pub which: Proc,
+    /// Its pid.
+    pub pid: u32,
+    /// Whether `localnet.json` recorded it (false: started some other way,
+    /// found by its command line).
+    pub recorded: bool,
+}
+
+/// What `restart` did.
+#[derive(Clone, Debug)]
+pub struct Restarted {
+    /// The processes stopped first (none when the node was down).
+    pub stopped: Vec<StoppedProcess>,
+    /// pid of the new coprod (none on a kvstore localnet).
+    pub coprod_pid: Option<u32>,
+    /// pid of the new CometBFT.
+    pub cometbft_pid: Option<u32>,
+    /// The height the node had to reach: the highest of the other nodes'
+    /// that answered and its own before the restart.
+    pub target_height: u64,
+    /// Its height when it got there.
+    pub height: u64,
+}
+
+/// What one node's RPC said.
+#[derive(Clone, Debug)]
+struct RpcAnswer {
+    height: u64,
+    app_hash: String,
+    catching_up: bool,
 }
 
 /// A localnet we started or found on disk.
@@ -169,7 +275,7 @@ impl Localnet {
         anyhow::ensure!(opts.validators >= 1, "--validators must be at least 1");
         let layout = Layout::new(&opts.home);
         if layout.state_file().exists()
-            && let Ok(old) = Self::open(layout.root())
+            && let Ok(mut old) = Self::open(layout.root())
             && old.any_running()
         {
             bail!(
@@ -366,25 +472,82 @@ impl Localnet {
         self.save()
     }
 
-    /// Whether any recorded process is alive.
-    pub fn any_running(&self) -> bool {
-        self.state
-            .nodes
-            .iter()
-            .flat_map(|n| [n.coprod_pid, n.cometbft_pid])
-            .flatten()
-            .any(process::is_alive)
+    /// The processes of this localnet's nodes that are alive now, keyed by
+    /// (node, process): each recorded pid that still runs its node's command
+    /// line (first), then any other process found with the node's `--home`.
+    pub fn live_pids(&mut self) -> BTreeMap<(usize, Proc), Vec<u32>> {
+        let homes: Vec<PathBuf> = self.state.nodes.iter().map(|n| n.home.clone()).collect();
+        let mut live = if proc_scan::available() {
+            proc_scan::scan(&homes)
+        } else {
+            BTreeMap::new()
+        };
+        for i in 0..self.len() {
+            for which in [Proc::Coprod, Proc::Cometbft] {
+                if let Some(pid) = self.recorded_live_pid(i, which) {
+                    let pids = live.entry((i, which)).or_default();
+                    pids.retain(|p| *p != pid);
+                    pids.insert(0, pid);
+                }
+            }
+        }
+        live
+    }
+
+    /// The live pids of process `which` of node `i` (see [`Self::live_pids`]).
+    pub fn node_pids(&mut self, i: usize, which: Proc) -> Vec<u32> {
+        self.live_pids().remove(&(i, which)).unwrap_or_default()
+    }
+
+    /// The recorded pid of process `which` of node `i`, if that process still
+    /// runs. A pid alone proves nothing (it may have been reused after the
+    /// process died), so it must still run the node's command line.
+    fn recorded_live_pid(&mut self, i: usize, which: Proc) -> Option<u32> {
+        let pid = self.pid(i, which)?;
+        if let Some(child) = self.children.get_mut(&(i, which)) {
+            // Our own child: try_wait also reaps it once it has exited.
+            return matches!(child.try_wait(), Ok(None)).then_some(pid);
+        }
+        let alive = if proc_scan::available() {
+            proc_scan::pid_matches(pid, which, &self.state.nodes[i].home)
+        } else {
+            process::is_alive(pid)
+        };
+        alive.then_some(pid)
+    }
+
+    /// Whether any process of any node is alive.
+    pub fn any_running(&mut self) -> bool {
+        self.live_pids().values().any(|pids| !pids.is_empty())
     }
 
     /// Whether process `which` of node `i` runs.
     pub fn is_running(&mut self, i: usize, which: Proc) -> bool {
-        let Some(pid) = self.pid(i, which) else {
-            return false;
-        };
-        match self.children.get_mut(&(i, which)) {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => process::is_alive(pid),
+        !self.node_pids(i, which).is_empty()
+    }
+
+    /// The processes a node of this localnet has.
+    pub fn node_procs(&self) -> &'static [Proc] {
+        match self.state.app {
+            AppKind::Coprod => &[Proc::Coprod, Proc::Cometbft],
+            AppKind::Kvstore => &[Proc::Cometbft],
         }
+    }
+
+    /// The index of the node called `name`: `node2` or just `2`.
+    pub fn node_index(&self, name: &str) -> anyhow::Result<usize> {
+        if let Some(i) =
+            (0..self.len()).find(|i| name == Layout::node_name(*i) || name == i.to_string())
+        {
+            return Ok(i);
+        }
+        let names: Vec<String> = (0..self.len()).map(Layout::node_name).collect();
+        bail!(
+            "no node `{name}` in the localnet in {}: its nodes are {} (or just 0-{})",
+            self.layout.root().display(),
+            names.join(", "),
+            self.len().saturating_sub(1)
+        )
     }
 
     /// Starts node `i`: its coprod first (CometBFT dials it at start), then CometBFT.
@@ -429,67 +592,202 @@ impl Localnet {
             }
         };
         let pid = child.id();
-        self.children.insert((i, which), child);
+        // A handle to an earlier child is reaped before it is replaced, so
+        // it leaves no zombie behind.
+        if let Some(mut old) = self.children.insert((i, which), child) {
+            let _ = old.try_wait();
+        }
         self.set_pid(i, which, Some(pid))
     }
 
-    /// Stops one process of node `i` gracefully (SIGTERM, then SIGKILL).
-    pub fn stop(&mut self, i: usize, which: Proc) -> anyhow::Result<()> {
-        if let Some(pid) = self.pid(i, which) {
-            let child = self.children.get_mut(&(i, which));
-            process::stop(pid, child, Duration::from_secs(10));
-            self.children.remove(&(i, which));
-        }
-        self.set_pid(i, which, None)
+    /// Stops one process of node `i` gracefully (SIGTERM, then SIGKILL):
+    /// every live one, recorded or found by its command line.
+    pub fn stop(&mut self, i: usize, which: Proc) -> anyhow::Result<Vec<StoppedProcess>> {
+        self.end_processes(i, which, |pid, child| process::stop(pid, child, STOP_GRACE))
     }
 
     /// Kills one process of node `i` with SIGKILL, as a crash would.
-    pub fn kill(&mut self, i: usize, which: Proc) -> anyhow::Result<()> {
-        if let Some(pid) = self.pid(i, which) {
-            let child = self.children.get_mut(&(i, which));
-            process::kill9(pid, child);
-            self.children.remove(&(i, which));
+    pub fn kill(&mut self, i: usize, which: Proc) -> anyhow::Result<Vec<StoppedProcess>> {
+        self.end_processes(i, which, process::kill9)
+    }
+
+    fn end_processes(
+        &mut self,
+        i: usize,
+        which: Proc,
+        end: impl Fn(u32, Option<&mut Child>),
+    ) -> anyhow::Result<Vec<StoppedProcess>> {
+        let recorded = self.pid(i, which);
+        let pids = self.node_pids(i, which);
+        for &pid in &pids {
+            let child = self.children.get_mut(&(i, which)).filter(|c| c.id() == pid);
+            end(pid, child);
         }
-        self.set_pid(i, which, None)
+        if let Some(mut child) = self.children.remove(&(i, which)) {
+            // Reaps a child that had exited on its own before.
+            let _ = child.try_wait();
+        }
+        self.set_pid(i, which, None)?;
+        Ok(pids
+            .into_iter()
+            .map(|pid| StoppedProcess {
+                node: i,
+                which,
+                pid,
+                recorded: recorded == Some(pid),
+            })
+            .collect())
     }
 
     /// Stops node `i` (CometBFT first, so it does not log a lost app).
-    pub fn stop_node(&mut self, i: usize) -> anyhow::Result<()> {
-        self.stop(i, Proc::Cometbft)?;
-        self.stop(i, Proc::Coprod)
+    pub fn stop_node(&mut self, i: usize) -> anyhow::Result<Vec<StoppedProcess>> {
+        let mut stopped = self.stop(i, Proc::Cometbft)?;
+        stopped.extend(self.stop(i, Proc::Coprod)?);
+        Ok(stopped)
     }
 
-    /// Stops every node.
-    pub fn down(&mut self) -> anyhow::Result<()> {
+    /// Stops every node, including processes started by hand on a node's home.
+    pub fn down(&mut self) -> anyhow::Result<Vec<StoppedProcess>> {
+        let mut stopped = Vec::new();
         for i in 0..self.state.nodes.len() {
-            self.stop_node(i)?;
+            stopped.extend(self.stop_node(i)?);
         }
-        Ok(())
+        Ok(stopped)
     }
 
-    /// Status of every node, asked over RPC.
-    pub async fn status(&mut self) -> Vec<NodeStatus> {
-        let mut out = Vec::with_capacity(self.len());
-        for i in 0..self.len() {
-            let running = self.is_running(i, Proc::Cometbft);
-            let rpc = self.rpc_url(i);
-            let mut status = NodeStatus {
-                name: self.state.nodes[i].name.clone(),
-                rpc: rpc.clone(),
-                height: None,
-                app_hash: None,
-                catching_up: None,
-                running,
-            };
-            if let Ok(client) = rpc_client(&rpc)
-                && let Ok(Ok(s)) =
-                    tokio::time::timeout(Duration::from_secs(3), client.status()).await
-            {
-                status.height = Some(s.sync_info.latest_block_height.value());
-                status.app_hash = Some(hex::encode_upper(s.sync_info.latest_app_hash.as_bytes()));
-                status.catching_up = Some(s.sync_info.catching_up);
+    /// Stops node `i` (whatever of it runs), starts it again and waits, up
+    /// to `timeout`, until its RPC answers at the height the other nodes had
+    /// when it came back (on start, CometBFT replays to coprod the blocks it
+    /// has not committed, then catches up from its peers).
+    pub async fn restart(&mut self, i: usize, timeout: Duration) -> anyhow::Result<Restarted> {
+        let own_height_before = self.rpc_answers().await[i].as_ref().map(|a| a.height);
+        let stopped = self.stop_node(i)?;
+        self.start_node(i)?;
+        let others_height = self
+            .rpc_answers()
+            .await
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .filter_map(|(_, a)| a.as_ref().map(|a| a.height))
+            .max();
+        let target_height = others_height.max(own_height_before).unwrap_or(1).max(1);
+        let logs = self.layout.node_logs(i);
+        let name = self.state.nodes[i].name.clone();
+        let client = self.client(i)?;
+        let deadline = Instant::now() + timeout;
+        let mut last_height = None;
+        loop {
+            for &which in self.node_procs() {
+                if !self.is_running(i, which) {
+                    bail!(
+                        "{} of {name} exited after the restart; see {}",
+                        which.name(),
+                        logs.join(which.log_file()).display()
+                    );
+                }
             }
-            out.push(status);
+            if let Ok(Ok(s)) = tokio::time::timeout(RPC_ANSWER_TIMEOUT, client.status()).await {
+                let height = s.sync_info.latest_block_height.value();
+                if height >= target_height {
+                    return Ok(Restarted {
+                        stopped,
+                        coprod_pid: self.pid(i, Proc::Coprod),
+                        cometbft_pid: self.pid(i, Proc::Cometbft),
+                        target_height,
+                        height,
+                    });
+                }
+                last_height = Some(height);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{name} did not reach height {target_height} within {timeout:?} after \
+                     the restart (its RPC {}); see {} and {}",
+                    last_height.map_or("never answered".to_string(), |h| format!(
+                        "last said height {h}"
+                    )),
+                    logs.join(Proc::Coprod.log_file()).display(),
+                    logs.join(Proc::Cometbft.log_file()).display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Every node's RPC status, asked of all nodes at once; `None` for a node
+    /// that does not answer within [`RPC_ANSWER_TIMEOUT`].
+    async fn rpc_answers(&self) -> Vec<Option<RpcAnswer>> {
+        let mut asks = tokio::task::JoinSet::new();
+        for i in 0..self.len() {
+            let Ok(client) = self.client(i) else {
+                continue;
+            };
+            asks.spawn(async move {
+                let answer = tokio::time::timeout(RPC_ANSWER_TIMEOUT, client.status()).await;
+                let answer = match answer {
+                    Ok(Ok(s)) => Some(RpcAnswer {
+                        height: s.sync_info.latest_block_height.value(),
+                        app_hash: hex::encode_upper(s.sync_info.latest_app_hash.as_bytes()),
+                        catching_up: s.sync_info.catching_up,
+                    }),
+                    _ => None,
+                };
+                (i, answer)
+            });
+        }
+        let mut answers = vec![None; self.len()];
+        while let Some(joined) = asks.join_next().await {
+            if let Ok((i, answer)) = joined {
+                answers[i] = answer;
+            }
+        }
+        answers
+    }
+
+    /// Status of every node: which of its processes are alive, and what its
+    /// RPC says.
+    pub async fn status(&mut self) -> Vec<NodeStatus> {
+        let mut live = self.live_pids();
+        let answers = self.rpc_answers().await;
+        let procs = self.node_procs();
+        let mut out = Vec::with_capacity(self.len());
+        for (i, answer) in answers.into_iter().enumerate() {
+            let mut pids_of = |which: Proc| live.remove(&(i, which)).unwrap_or_default();
+            let (coprod, cometbft) = (pids_of(Proc::Coprod), pids_of(Proc::Cometbft));
+            let alive = procs
+                .iter()
+                .filter(|p| match p {
+                    Proc::Coprod => !coprod.is_empty(),
+                    Proc::Cometbft => !cometbft.is_empty(),
+                })
+                .count();
+            let state = if alive == 0 {
+                RunState::Stopped
+            } else if alive < procs.len() {
+                RunState::Partial
+            } else if answer.is_some() {
+                RunState::Running
+            } else {
+                RunState::Unreachable
+            };
+            let extra_pids = coprod
+                .iter()
+                .skip(1)
+                .chain(cometbft.iter().skip(1))
+                .copied();
+            out.push(NodeStatus {
+                name: self.state.nodes[i].name.clone(),
+                rpc: self.rpc_url(i),
+                height: answer.as_ref().map(|a| a.height),
+                app_hash: answer.as_ref().map(|a| a.app_hash.clone()),
+                catching_up: answer.as_ref().map(|a| a.catching_up),
+                running: alive == procs.len(),
+                state,
+                coprod_pid: coprod.first().copied(),
+                cometbft_pid: cometbft.first().copied(),
+                extra_pids: extra_pids.collect(),
+            });
         }
         out
     }

@@ -106,10 +106,31 @@ pub fn signal(pid: u32, signal: libc::c_int) {
     }
 }
 
+/// Whether `pid` is a zombie: it has exited and waits for its parent to reap
+/// it. Such a process still "exists" for [`is_alive`] but runs nothing.
+pub fn is_zombie(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `PID (COMM) STATE ...`; COMM may itself hold spaces and parentheses.
+    stat.rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "Z")
+}
+
+/// Whether a process we are not the parent of has finished: gone, or a
+/// zombie that only its parent can reap.
+pub fn has_exited(pid: u32) -> bool {
+    !is_alive(pid) || is_zombie(pid)
+}
+
 /// Stops a process: SIGTERM, then SIGKILL after `grace`. When we are its parent
 /// (`child` is given) it is reaped, so no zombie stays behind.
 pub fn stop(pid: u32, child: Option<&mut Child>, grace: Duration) {
     signal(pid, libc::SIGTERM);
+    // A stopped (SIGSTOP, Ctrl-Z) process only sees the SIGTERM once it runs
+    // again; without this it would always wait out the grace period.
+    signal(pid, libc::SIGCONT);
     wait_gone(pid, child, grace, true);
 }
 
@@ -124,7 +145,7 @@ fn wait_gone(pid: u32, mut child: Option<&mut Child>, grace: Duration, escalate:
     loop {
         let gone = match child.as_deref_mut() {
             Some(c) => !matches!(c.try_wait(), Ok(None)),
-            None => !is_alive(pid),
+            None => has_exited(pid),
         };
         if gone {
             return;
