@@ -57,16 +57,21 @@ pub async fn abci_query(
     Ok(resp)
 }
 
-/// Runs an ABCI query at the latest height: `Some(value)` on success, `None`
-/// if the node answers code 22 (not found); any other code is an error
-/// carrying the app's log.
+/// Runs an ABCI query at `height` (0: the latest): `Some(value)` on
+/// success, `None` if the node answers code 22 (not found); any other code
+/// is an error carrying the app's log.
 pub async fn abci_query_optional(
     client: &HttpClient,
     path: &str,
     data: Vec<u8>,
+    height: u64,
 ) -> anyhow::Result<Option<Vec<u8>>> {
+    let height = match height {
+        0 => None,
+        h => Some(tendermint::block::Height::try_from(h).context("height out of range")?),
+    };
     let resp = client
-        .abci_query(Some(path.to_string()), data, None, false)
+        .abci_query(Some(path.to_string()), data, height, false)
         .await
         .context("abci_query failed: is the node running (see --node)?")?;
     if resp.code.value() == copro_auth::Code::KeyNotFound.value() {

@@ -726,7 +726,7 @@ async fn query(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<Exit
         .query_module(command)
         .with_context(|| format!("no module brings `coprod query {command}`"))?;
     let plan = module.query_plan(sub)?;
-    let value = client::abci_query_optional(&client, &plan.path, plan.data).await?;
+    let value = client::abci_query_optional(&client, &plan.path, plan.data, plan.height).await?;
     let Rendered {
         mut json,
         mut text,

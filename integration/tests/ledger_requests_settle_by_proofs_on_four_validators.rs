@@ -323,12 +323,39 @@ async fn ledger_requests_settle_by_proofs_on_four_validators() -> anyhow::Result
     assert!(absent["account"].is_null(), "{absent}");
     let root = coprod_cli(&net, 0, &["query", "copro", "root", "--prove"])?;
     assert_eq!(root["proof_verified"], true, "{root}");
-    assert_eq!(root["root"]["root"], hex::encode(&proofs[1].new_root));
+    assert_eq!(
+        root["root"],
+        format!("0x{}", hex::encode(&proofs[1].new_root))
+    );
     let results = coprod_cli(&net, 0, &["query", "copro", "results"])?;
     assert_eq!(
         results["results"].as_array().map(Vec::len),
         Some(2),
         "{results}"
+    );
+    // The root right after the first settlement, read at that height.
+    let first = coprod_cli(&net, 0, &["query", "copro", "result", "0"])?;
+    let first_height = first["result"]["height"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let old_root = coprod_cli(
+        &net,
+        2,
+        &[
+            "query",
+            "copro",
+            "root",
+            "--height",
+            &first_height,
+            "--prove",
+        ],
+    )?;
+    assert_eq!(old_root["proof_verified"], true, "{old_root}");
+    assert_eq!(old_root["height"], first_height.as_str());
+    assert_eq!(
+        old_root["root"],
+        format!("0x{}", hex::encode(&proofs[0].new_root))
     );
     let result = coprod_cli(&net, 0, &["query", "copro", "result", "1", "--prove"])?;
     assert_eq!(result["proof_verified"], true, "{result}");

@@ -89,6 +89,9 @@ enum QueryCmd {
         /// Ask for a proof and verify it against the app hash of the next header.
         #[arg(long)]
         prove: bool,
+        /// Read the state after block H (0: the latest).
+        #[arg(long, default_value_t = 0)]
+        height: u64,
     },
     /// A ledger account: leaf index, settled balance and nonce.
     Account {
@@ -97,6 +100,9 @@ enum QueryCmd {
         /// Ask for a proof (of existence or absence) and verify it.
         #[arg(long)]
         prove: bool,
+        /// Read the state after block H (0: the latest).
+        #[arg(long, default_value_t = 0)]
+        height: u64,
     },
     /// The unsettled requests, oldest first, and the queue's hash chain.
     Queue {
@@ -122,6 +128,9 @@ enum QueryCmd {
         /// Ask for a proof (of existence or absence) and verify it.
         #[arg(long)]
         prove: bool,
+        /// Read the state after block H (0: the latest).
+        #[arg(long, default_value_t = 0)]
+        height: u64,
     },
     /// Verified results, oldest first.
     Results {
@@ -343,7 +352,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                 })
             },
         ),
-        QueryCmd::Root { prove } => QueryPlan::new(
+        QueryCmd::Root { prove, height } => QueryPlan::new(
             path::<pb::QueryRootRequest>(),
             pb::QueryRootRequest { height: 0, prove }.encode_to_vec(),
             move |value| {
@@ -359,17 +368,28 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                     text: format!(
                         "height: {}\nroot: {}\nset at height: {}\nhistory index: {}\nhistory root: {}",
                         r.height,
-                        hex::encode(&root.root),
+                        hex0x(&root.root),
                         root.set_height,
                         root.history_index,
-                        hex::encode(&root.history_root)
+                        hex0x(&root.history_root)
                     ),
-                    json: json!({"height": r.height.to_string(), "root": root_json(&root)}),
+                    json: json!({
+                        "height": r.height.to_string(),
+                        "root": hex0x(&root.root),
+                        "set_height": root.set_height.to_string(),
+                        "history_index": root.history_index.to_string(),
+                        "history_root": hex0x(&root.history_root),
+                    }),
                     proof,
                 })
             },
-        ),
-        QueryCmd::Account { address, prove } => {
+        )
+        .at_height(height),
+        QueryCmd::Account {
+            address,
+            prove,
+            height,
+        } => {
             let parsed = Address::parse(&address).map_err(|e| anyhow!(e.log))?;
             QueryPlan::new(
                 path::<pb::QueryLedgerAccountRequest>(),
@@ -412,6 +432,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                     })
                 },
             )
+            .at_height(height)
         }
         QueryCmd::Queue { from, limit } => QueryPlan::new(
             path::<pb::QueryQueueRequest>(),
@@ -440,8 +461,8 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "state": {
                             "next_sequence": state.next_sequence.to_string(),
                             "settled_up_to": state.settled_up_to.to_string(),
-                            "head_hash": hex::encode(&state.head_hash),
-                            "settled_hash": hex::encode(&state.settled_hash),
+                            "head_hash": hex0x(&state.head_hash),
+                            "settled_hash": hex0x(&state.settled_hash),
                         },
                         "entries": r.entries.iter().map(entry_json).collect::<Vec<_>>(),
                         "next": next.map(|n| n.to_string()),
@@ -470,7 +491,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         p.batch_size,
                         p.tree_arity,
                         p.tree_depth,
-                        hex::encode(&p.vk_hash),
+                        hex0x(&p.vk_hash),
                         p.registered_height
                     ),
                     json: json!({
@@ -480,7 +501,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "batch_size": p.batch_size,
                         "tree_arity": p.tree_arity,
                         "tree_depth": p.tree_depth,
-                        "vk_hash": hex::encode(&p.vk_hash),
+                        "vk_hash": hex0x(&p.vk_hash),
                         "verifying_key_bytes": p.verifying_key.len(),
                         "registered_height": p.registered_height.to_string(),
                     }),
@@ -488,7 +509,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                 })
             },
         ),
-        QueryCmd::Result { id, prove } => QueryPlan::new(
+        QueryCmd::Result { id, prove, height } => QueryPlan::new(
             path::<pb::QueryResultRequest>(),
             pb::QueryResultRequest { id, prove }.encode_to_vec(),
             move |value| {
@@ -512,7 +533,8 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                     },
                 })
             },
-        ),
+        )
+        .at_height(height),
         QueryCmd::Results {
             from_height,
             from,
@@ -569,20 +591,16 @@ fn kind_name(kind: i32) -> &'static str {
     }
 }
 
-fn root_json(root: &pb::RootRecord) -> Value {
-    json!({
-        "root": hex::encode(&root.root),
-        "set_height": root.set_height.to_string(),
-        "history_index": root.history_index.to_string(),
-        "history_root": hex::encode(&root.history_root),
-    })
+/// Bytes as `0x…` hex, as copro's JSON writes roots, hashes and keys.
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
 }
 
 fn account_json(a: &pb::LedgerAccount) -> Value {
     json!({
         "address": a.address,
         "ledger_index": a.ledger_index,
-        "key": hex::encode(&a.key),
+        "key": hex0x(&a.key),
         "balance": a.balance.to_string(),
         "nonce": a.nonce.to_string(),
     })
@@ -620,7 +638,7 @@ fn entry_json(e: &pb::QueueEntry) -> Value {
         "amount": e.amount.to_string(),
         "nonce": e.nonce.to_string(),
         "enqueue_height": e.enqueue_height.to_string(),
-        "chain_hash": hex::encode(&e.chain_hash),
+        "chain_hash": hex0x(&e.chain_hash),
     })
 }
 
@@ -642,8 +660,8 @@ fn result_text(r: &pb::VerifiedResult) -> String {
         r.start_sequence,
         r.end_sequence,
         r.height,
-        hex::encode(&r.old_root),
-        hex::encode(&r.new_root),
+        hex0x(&r.old_root),
+        hex0x(&r.new_root),
         r.withdrawals.len(),
         r.refunds.len(),
         hex::encode_upper(&r.tx_hash)
@@ -657,11 +675,11 @@ fn result_json(r: &pb::VerifiedResult) -> Value {
         "program_version": r.program_version,
         "start_sequence": r.start_sequence.to_string(),
         "end_sequence": r.end_sequence.to_string(),
-        "old_root": hex::encode(&r.old_root),
-        "new_root": hex::encode(&r.new_root),
-        "queue_before": hex::encode(&r.queue_before),
-        "queue_after": hex::encode(&r.queue_after),
-        "deltas_commitment": hex::encode(&r.deltas_commitment),
+        "old_root": hex0x(&r.old_root),
+        "new_root": hex0x(&r.new_root),
+        "queue_before": hex0x(&r.queue_before),
+        "queue_after": hex0x(&r.queue_after),
+        "deltas_commitment": hex0x(&r.deltas_commitment),
         "withdrawals": r.withdrawals.iter().map(payout_json).collect::<Vec<_>>(),
         "refunds": r.refunds.iter().map(payout_json).collect::<Vec<_>>(),
         "height": r.height.to_string(),
@@ -911,7 +929,8 @@ mod tests {
         assert_eq!(proven.key, state_key::ledger_root());
         assert_eq!(proven.value, Some(record.encode_to_vec()));
         assert_eq!(proven.merkle_proof, vec![0xAA]);
-        assert_eq!(r.json["root"]["root"], hex::encode([1u8; 32]));
+        assert_eq!(r.json["root"], format!("0x{}", "01".repeat(32)));
+        assert_eq!(r.json["height"], "9");
 
         // Without --prove nothing is claimed.
         let r = (plan(&["root"]).render)(Some(&answer)).unwrap();

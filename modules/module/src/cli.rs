@@ -59,12 +59,14 @@ pub struct ProvenValue {
 /// answered code 22 (not found). Other failures never reach it.
 pub type Render = Box<dyn FnOnce(Option<&[u8]>) -> anyhow::Result<Rendered>>;
 
-/// An ABCI query at the latest height and how to print its answer.
+/// An ABCI query and how to print its answer.
 pub struct QueryPlan {
     /// gRPC method path.
     pub path: String,
     /// Protobuf request.
     pub data: Vec<u8>,
+    /// The state read: after block `height` (0: the latest committed).
+    pub height: u64,
     /// Turns the answer into output.
     pub render: Render,
 }
@@ -79,8 +81,15 @@ impl QueryPlan {
         Self {
             path: path.into(),
             data,
+            height: 0,
             render: Box::new(render),
         }
+    }
+
+    /// The same query on the state after block `height` (0: the latest).
+    pub fn at_height(mut self, height: u64) -> Self {
+        self.height = height;
+        self
     }
 }
 
@@ -89,6 +98,7 @@ impl std::fmt::Debug for QueryPlan {
         f.debug_struct("QueryPlan")
             .field("path", &self.path)
             .field("data", &self.data)
+            .field("height", &self.height)
             .finish_non_exhaustive()
     }
 }
