@@ -226,7 +226,7 @@ async fn ledger_requests_settle_by_proofs_on_four_validators() -> anyhow::Result
         gas: 400_000,
         fee: 10_000,
         ..SendTx::new(
-            &prover,
+            prover,
             &prover.address,
             0,
             net.chain_id(),

@@ -172,7 +172,20 @@ fn verify_files(vk: &PathBuf, proof: &PathBuf, public_input: &str) -> Result<()>
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // `{:#}`: the error and its causes on one line, never a backtrace (a
+    // `Result` returned from main prints its Debug form, which shows one
+    // when RUST_BACKTRACE is set).
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
