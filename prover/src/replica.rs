@@ -1,0 +1,691 @@
+//! The prover's ledger replica: a persistent copy of the chain's Poseidon
+//! ledger tree (nodes and account data) in one redb file.
+//!
+//! Writes are staged in memory and reach the file only through
+//! [`Replica::commit_checked`], which first compares the replica's root with
+//! the root the chain proved for that height. On agreement the staged writes
+//! and the agreed `(height, root)` are written in one transaction; on
+//! disagreement they are dropped and a [`ReplicaError::Diverged`] is
+//! returned. So the file only ever holds a state the chain agreed with, and
+//! a disagreement is always an error for the operator, never a silent
+//! re-sync.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use copro_circuits::field::{Fr, fr_from_be_bytes, fr_to_be_bytes, fr_to_hex};
+use copro_circuits::smt::{MerklePath, NodeStore, SmtError, SparseMerkleTree, TreeConfig};
+use copro_circuits::transfer::{Account, Deltas};
+use redb::{Database, ReadableTable, TableDefinition};
+
+/// Tree nodes: level (u32 BE) ‖ index at that level (u64 BE) → node (32 bytes BE).
+const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ledger_nodes");
+/// Accounts: leaf index (u32 BE) → key (32) ‖ balance (u64 BE) ‖ nonce (u64 BE).
+const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ledger_accounts");
+/// What the file is and the last state the chain agreed with.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("replica_meta");
+
+const META_FORMAT: &str = "format";
+const META_TREE: &str = "tree";
+const META_SYNCED: &str = "synced";
+/// Written once at creation; a file without it is not ours.
+const FORMAT: &[u8] = b"copro-prover ledger replica v1";
+
+/// Errors of the replica.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    /// The file could not be opened as a database (not a redb file, corrupt,
+    /// or in use by another process).
+    #[error("cannot open ledger replica {path}: {reason}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// redb's reason.
+        reason: String,
+    },
+    /// A database that is not a copro prover replica.
+    #[error("{path} is not a copro prover ledger replica ({found}); refusing to use it")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        found: String,
+    },
+    /// A replica of another tree shape than the chain's.
+    #[error(
+        "ledger replica {path} holds a tree of arity {stored_arity} depth {stored_depth}, the chain uses arity {arity} depth {depth}"
+    )]
+    TreeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Stored arity.
+        stored_arity: u8,
+        /// Stored depth.
+        stored_depth: u32,
+        /// Wanted arity.
+        arity: u8,
+        /// Wanted depth.
+        depth: u32,
+    },
+    /// A stored record does not decode.
+    #[error("ledger replica {path} is corrupt: {what}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What does not decode.
+        what: String,
+    },
+    /// A database operation failed.
+    #[error("ledger replica database error: {0}")]
+    Db(String),
+    /// The tree refused an operation (index out of range, store failure).
+    #[error("ledger tree: {0}")]
+    Tree(#[from] SmtError),
+    /// Commit for a height below the last agreed one.
+    #[error(
+        "the replica already agreed with the chain at height {synced}; refusing to commit height {height}"
+    )]
+    StaleHeight {
+        /// Last agreed height.
+        synced: u64,
+        /// Height given.
+        height: u64,
+    },
+    /// THE loud one: the replica computed another root than the chain's
+    /// proven root. The staged writes were dropped; the file still holds
+    /// the last agreed state.
+    #[error(
+        "LEDGER REPLICA DISAGREES WITH THE CHAIN at height {height}: replica root {replica}, chain root {chain}; the prover must stop (investigate; do not delete the replica to make this go away)"
+    )]
+    Diverged {
+        /// Height of the chain's root.
+        height: u64,
+        /// The replica's root (hex).
+        replica: String,
+        /// The chain's proven root (hex).
+        chain: String,
+    },
+}
+
+fn db_err(e: impl Into<redb::Error>) -> ReplicaError {
+    ReplicaError::Db(e.into().to_string())
+}
+
+/// The last `(height, root)` at which the replica agreed with the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncPoint {
+    /// Chain height.
+    pub height: u64,
+    /// Ledger root at that height.
+    pub root: Fr,
+}
+
+impl SyncPoint {
+    fn to_bytes(self) -> Vec<u8> {
+        let mut out = self.height.to_be_bytes().to_vec();
+        out.extend_from_slice(&fr_to_be_bytes(&self.root));
+        out
+    }
+
+    fn from_bytes(raw: &[u8]) -> Option<Self> {
+        let (height, root) = raw.split_at_checked(8)?;
+        Some(SyncPoint {
+            height: u64::from_be_bytes(height.try_into().ok()?),
+            root: fr_from_be_bytes(root.try_into().ok()?)?,
+        })
+    }
+}
+
+fn node_key(level: u32, index: u64) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..4].copy_from_slice(&level.to_be_bytes());
+    k[4..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn account_bytes(a: &Account) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    out[..32].copy_from_slice(&fr_to_be_bytes(&a.key));
+    out[32..40].copy_from_slice(&a.balance.to_be_bytes());
+    out[40..].copy_from_slice(&a.nonce.to_be_bytes());
+    out
+}
+
+fn account_of(raw: &[u8]) -> Option<Account> {
+    let raw: &[u8; 48] = raw.try_into().ok()?;
+    Some(Account {
+        key: fr_from_be_bytes(raw[..32].try_into().ok()?)?,
+        balance: u64::from_be_bytes(raw[32..40].try_into().ok()?),
+        nonce: u64::from_be_bytes(raw[40..].try_into().ok()?),
+    })
+}
+
+fn tree_bytes(config: TreeConfig) -> [u8; 5] {
+    let mut out = [0u8; 5];
+    out[0] = config.arity.children() as u8;
+    out[1..].copy_from_slice(&config.depth.to_be_bytes());
+    out
+}
+
+/// Staged node writes, shared by the tree's store and the replica (which
+/// flushes or drops them).
+type Staged = Arc<Mutex<StagedNodes>>;
+/// Node writes by `(level, index)`.
+type StagedNodes = BTreeMap<(u32, u64), Fr>;
+
+fn lock(staged: &Staged) -> Result<MutexGuard<'_, StagedNodes>, SmtError> {
+    staged
+        .lock()
+        .map_err(|_| SmtError::Store("staged node writes poisoned".into()))
+}
+
+/// [`NodeStore`] over the replica file: reads staged writes first, then the
+/// file; writes only stage.
+#[derive(Debug)]
+pub struct ReplicaNodes {
+    db: Arc<Database>,
+    staged: Staged,
+}
+
+impl NodeStore for ReplicaNodes {
+    fn get(&self, level: u32, index: u64) -> Result<Option<Fr>, SmtError> {
+        if let Some(v) = lock(&self.staged)?.get(&(level, index)) {
+            return Ok(Some(*v));
+        }
+        let store = |e: &dyn std::fmt::Display| SmtError::Store(e.to_string());
+        let rtx = self.db.begin_read().map_err(|e| store(&e))?;
+        let table = rtx.open_table(NODES).map_err(|e| store(&e))?;
+        let Some(raw) = table
+            .get(node_key(level, index).as_slice())
+            .map_err(|e| store(&e))?
+        else {
+            return Ok(None);
+        };
+        <[u8; 32]>::try_from(raw.value())
+            .ok()
+            .and_then(|b| fr_from_be_bytes(&b))
+            .map(Some)
+            .ok_or_else(|| SmtError::Store(format!("corrupt node at level {level} index {index}")))
+    }
+
+    fn put(&mut self, level: u32, index: u64, value: Fr) -> Result<(), SmtError> {
+        lock(&self.staged)?.insert((level, index), value);
+        Ok(())
+    }
+}
+
+/// The persistent ledger replica. Same operations as the circuits'
+/// `Ledger` (accounts by leaf index, the Poseidon tree of their leaves),
+/// kept in one redb file.
+#[derive(Debug)]
+pub struct Replica {
+    path: PathBuf,
+    db: Arc<Database>,
+    tree: SparseMerkleTree<ReplicaNodes>,
+    staged_nodes: Staged,
+    staged_accounts: BTreeMap<u32, Account>,
+    synced: Option<SyncPoint>,
+}
+
+impl Replica {
+    /// Opens the replica at `path`, or creates an empty one if there is no
+    /// file. An existing file must be a replica of tree shape `tree`;
+    /// anything else is refused (never overwritten).
+    pub fn open(path: impl AsRef<Path>, tree: TreeConfig) -> Result<Self, ReplicaError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |e: &dyn std::fmt::Display| ReplicaError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let db = if path.exists() {
+            Database::open(&path).map_err(|e| open_err(&e))?
+        } else {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
+            }
+            let db = Database::create(&path).map_err(|e| open_err(&e))?;
+            let wtx = db.begin_write().map_err(db_err)?;
+            {
+                let mut meta = wtx.open_table(META).map_err(db_err)?;
+                meta.insert(META_FORMAT, FORMAT).map_err(db_err)?;
+                meta.insert(META_TREE, tree_bytes(tree).as_slice())
+                    .map_err(db_err)?;
+                // Create the data tables so readers never meet a missing one.
+                wtx.open_table(NODES).map_err(db_err)?;
+                wtx.open_table(ACCOUNTS).map_err(db_err)?;
+            }
+            wtx.commit().map_err(db_err)?;
+            db
+        };
+        let synced = Self::check_meta(&path, &db, tree)?;
+        let db = Arc::new(db);
+        let staged_nodes = Staged::default();
+        Ok(Replica {
+            tree: SparseMerkleTree::new(
+                tree,
+                ReplicaNodes {
+                    db: Arc::clone(&db),
+                    staged: Arc::clone(&staged_nodes),
+                },
+            ),
+            path,
+            db,
+            staged_nodes,
+            staged_accounts: BTreeMap::new(),
+            synced,
+        })
+    }
+
+    /// Checks that `db` is a replica of shape `tree`; returns its sync point.
+    fn check_meta(
+        path: &Path,
+        db: &Database,
+        tree: TreeConfig,
+    ) -> Result<Option<SyncPoint>, ReplicaError> {
+        let foreign = |found: &str| ReplicaError::Foreign {
+            path: path.to_path_buf(),
+            found: found.to_string(),
+        };
+        let rtx = db.begin_read().map_err(db_err)?;
+        let meta = match rtx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Err(foreign("a redb database without replica metadata"));
+            }
+            Err(e) => return Err(foreign(&e.to_string())),
+        };
+        let get = |k: &str| -> Result<Option<Vec<u8>>, ReplicaError> {
+            Ok(meta.get(k).map_err(db_err)?.map(|v| v.value().to_vec()))
+        };
+        match get(META_FORMAT)? {
+            Some(f) if f == FORMAT => {}
+            Some(f) => {
+                return Err(foreign(&format!(
+                    "format marker '{}'",
+                    String::from_utf8_lossy(&f)
+                )));
+            }
+            None => return Err(foreign("no format marker")),
+        }
+        let stored = get(META_TREE)?.unwrap_or_default();
+        let (arity, depth) = match stored.split_first() {
+            Some((&a, d)) if d.len() == 4 => {
+                (a, u32::from_be_bytes(d.try_into().unwrap_or_default()))
+            }
+            _ => {
+                return Err(ReplicaError::Corrupt {
+                    path: path.to_path_buf(),
+                    what: "tree shape record".into(),
+                });
+            }
+        };
+        if stored != tree_bytes(tree) {
+            return Err(ReplicaError::TreeMismatch {
+                path: path.to_path_buf(),
+                stored_arity: arity,
+                stored_depth: depth,
+                arity: tree.arity.children() as u8,
+                depth: tree.depth,
+            });
+        }
+        get(META_SYNCED)?
+            .map(|raw| {
+                SyncPoint::from_bytes(&raw).ok_or_else(|| ReplicaError::Corrupt {
+                    path: path.to_path_buf(),
+                    what: "sync point record".into(),
+                })
+            })
+            .transpose()
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tree shape.
+    pub fn tree_config(&self) -> TreeConfig {
+        self.tree.config()
+    }
+
+    /// The last height and root the chain agreed with; `None` for a replica
+    /// never synced (to be rebuilt from chain data).
+    pub fn synced(&self) -> Option<SyncPoint> {
+        self.synced
+    }
+
+    /// Whether writes are staged and not committed.
+    pub fn has_staged(&self) -> bool {
+        !self.staged_accounts.is_empty() || lock(&self.staged_nodes).is_ok_and(|s| !s.is_empty())
+    }
+
+    /// The current root (staged writes included).
+    pub fn root(&self) -> Result<Fr, ReplicaError> {
+        Ok(self.tree.root()?)
+    }
+
+    /// The leaf at `index` (0 if empty).
+    pub fn leaf(&self, index: u32) -> Result<Fr, ReplicaError> {
+        Ok(self.tree.get(u64::from(index))?)
+    }
+
+    /// The authentication path of leaf `index`.
+    pub fn path_of(&self, index: u32) -> Result<MerklePath, ReplicaError> {
+        Ok(self.tree.path(u64::from(index))?)
+    }
+
+    /// The account at `index`, if initialised (staged writes included).
+    pub fn account(&self, index: u32) -> Result<Option<Account>, ReplicaError> {
+        if let Some(a) = self.staged_accounts.get(&index) {
+            return Ok(Some(*a));
+        }
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let table = rtx.open_table(ACCOUNTS).map_err(db_err)?;
+        let Some(raw) = table.get(index.to_be_bytes().as_slice()).map_err(db_err)? else {
+            return Ok(None);
+        };
+        account_of(raw.value())
+            .map(Some)
+            .ok_or_else(|| ReplicaError::Corrupt {
+                path: self.path.clone(),
+                what: format!("account {index}"),
+            })
+    }
+
+    /// Stages an account write; returns the new root.
+    pub fn set_account(&mut self, index: u32, account: Account) -> Result<Fr, ReplicaError> {
+        let root = self.tree.update(u64::from(index), account.leaf())?;
+        self.staged_accounts.insert(index, account);
+        Ok(root)
+    }
+
+    /// Stages a settled batch's ledger writes, as the chain applies them
+    /// (a write without a nonce keeps the stored one, 0 for a new account).
+    pub fn apply_deltas(&mut self, deltas: &Deltas) -> Result<Fr, ReplicaError> {
+        for w in &deltas.writes {
+            let nonce = match w.nonce {
+                Some(n) => n,
+                None => self.account(w.index)?.map_or(0, |a| a.nonce),
+            };
+            self.set_account(
+                w.index,
+                Account {
+                    key: w.key,
+                    balance: w.balance,
+                    nonce,
+                },
+            )?;
+        }
+        self.root()
+    }
+
+    /// Drops every staged write: the replica is back at its last commit.
+    pub fn rollback(&mut self) {
+        self.staged_accounts.clear();
+        if let Ok(mut s) = lock(&self.staged_nodes) {
+            s.clear();
+        }
+    }
+
+    /// Compares the replica's root with `chain_root`, the root the chain
+    /// proved at `height`. Equal: writes the staged changes and the sync
+    /// point durably, in one transaction. Different: drops the staged
+    /// changes and returns [`ReplicaError::Diverged`].
+    pub fn commit_checked(&mut self, height: u64, chain_root: Fr) -> Result<(), ReplicaError> {
+        if let Some(s) = self.synced.filter(|s| height < s.height) {
+            self.rollback();
+            return Err(ReplicaError::StaleHeight {
+                synced: s.height,
+                height,
+            });
+        }
+        let root = match self.root() {
+            Ok(r) => r,
+            Err(e) => {
+                self.rollback();
+                return Err(e);
+            }
+        };
+        if root != chain_root {
+            self.rollback();
+            return Err(ReplicaError::Diverged {
+                height,
+                replica: fr_to_hex(&root),
+                chain: fr_to_hex(&chain_root),
+            });
+        }
+        let point = SyncPoint { height, root };
+        let nodes = std::mem::take(&mut *lock(&self.staged_nodes)?);
+        let accounts = std::mem::take(&mut self.staged_accounts);
+        let wtx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut table = wtx.open_table(NODES).map_err(db_err)?;
+            for ((level, index), v) in &nodes {
+                table
+                    .insert(
+                        node_key(*level, *index).as_slice(),
+                        fr_to_be_bytes(v).as_slice(),
+                    )
+                    .map_err(db_err)?;
+            }
+            let mut table = wtx.open_table(ACCOUNTS).map_err(db_err)?;
+            for (index, a) in &accounts {
+                table
+                    .insert(index.to_be_bytes().as_slice(), account_bytes(a).as_slice())
+                    .map_err(db_err)?;
+            }
+            let mut meta = wtx.open_table(META).map_err(db_err)?;
+            meta.insert(META_SYNCED, point.to_bytes().as_slice())
+                .map_err(db_err)?;
+        }
+        wtx.commit().map_err(db_err)?;
+        self.synced = Some(point);
+        Ok(())
+    }
+
+    /// Every committed account, by leaf index (for checks and rebuild
+    /// comparisons; staged writes are not included).
+    pub fn committed_accounts(&self) -> Result<BTreeMap<u32, Account>, ReplicaError> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let table = rtx.open_table(ACCOUNTS).map_err(db_err)?;
+        let mut out = BTreeMap::new();
+        for row in table.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let corrupt = || ReplicaError::Corrupt {
+                path: self.path.clone(),
+                what: "account record".into(),
+            };
+            let index = u32::from_be_bytes(k.value().try_into().map_err(|_| corrupt())?);
+            out.insert(index, account_of(v.value()).ok_or_else(corrupt)?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use copro_circuits::smt::Arity;
+    use copro_circuits::transfer::{AccountWrite, Ledger};
+
+    fn config() -> TreeConfig {
+        TreeConfig::new(Arity::Four, 4).unwrap()
+    }
+
+    fn account(seed: u64) -> Account {
+        Account {
+            key: Fr::from(1000 + seed),
+            balance: 10 * seed,
+            nonce: seed % 3,
+        }
+    }
+
+    fn deltas() -> Deltas {
+        Deltas {
+            writes: vec![
+                AccountWrite {
+                    index: 3,
+                    key: Fr::from(1003),
+                    balance: 7,
+                    nonce: Some(4),
+                },
+                // No nonce: keeps the stored one (account 200 exists).
+                AccountWrite {
+                    index: 200,
+                    key: Fr::from(1200),
+                    balance: 99,
+                    nonce: None,
+                },
+                // No nonce on a new account: 0.
+                AccountWrite {
+                    index: 255,
+                    key: Fr::from(1255),
+                    balance: 1,
+                    nonce: None,
+                },
+            ],
+            withdrawals: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_reopened_replica_has_the_memory_ledgers_root_leaves_and_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub").join("replica.redb");
+        let mut memory = Ledger::new(config());
+        {
+            let mut replica = Replica::open(&file, config()).unwrap();
+            assert_eq!(replica.synced(), None);
+            assert_eq!(replica.root().unwrap(), memory.root().unwrap());
+            for i in [0u32, 3, 17, 200] {
+                memory.set_account(i, account(u64::from(i))).unwrap();
+                replica.set_account(i, account(u64::from(i))).unwrap();
+            }
+            replica.commit_checked(5, memory.root().unwrap()).unwrap();
+            memory.apply_deltas(&deltas()).unwrap();
+            replica.apply_deltas(&deltas()).unwrap();
+            replica.commit_checked(6, memory.root().unwrap()).unwrap();
+            // Staged and not committed: must not survive the reopen.
+            replica.set_account(9, account(9)).unwrap();
+        }
+        let replica = Replica::open(&file, config()).unwrap();
+        let root = memory.root().unwrap();
+        assert_eq!(replica.root().unwrap(), root);
+        assert_eq!(replica.synced(), Some(SyncPoint { height: 6, root }));
+        for i in 0..config().capacity() as u32 {
+            assert_eq!(
+                replica.leaf(i).unwrap(),
+                memory.tree().get(u64::from(i)).unwrap(),
+                "leaf {i}"
+            );
+            assert_eq!(
+                replica.account(i).unwrap(),
+                memory.account(i),
+                "account {i}"
+            );
+        }
+        assert_eq!(
+            replica.path_of(200).unwrap(),
+            memory.tree().path(200).unwrap()
+        );
+        assert_eq!(replica.account(200).unwrap().unwrap().nonce, 200 % 3);
+        assert_eq!(replica.account(255).unwrap().unwrap().nonce, 0);
+        assert_eq!(replica.committed_accounts().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_root_the_chain_disagrees_with_is_a_loud_error_and_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("replica.redb");
+        let mut replica = Replica::open(&file, config()).unwrap();
+        replica.set_account(1, account(1)).unwrap();
+        let agreed = replica.root().unwrap();
+        replica.commit_checked(3, agreed).unwrap();
+
+        replica.set_account(2, account(2)).unwrap();
+        let err = replica.commit_checked(4, agreed).unwrap_err();
+        assert!(
+            matches!(err, ReplicaError::Diverged { height: 4, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("DISAGREES WITH THE CHAIN"));
+        // Back at the agreed state, in memory and on disk.
+        assert!(!replica.has_staged());
+        assert_eq!(replica.root().unwrap(), agreed);
+        assert_eq!(replica.account(2).unwrap(), None);
+        drop(replica);
+        let replica = Replica::open(&file, config()).unwrap();
+        assert_eq!(
+            replica.synced(),
+            Some(SyncPoint {
+                height: 3,
+                root: agreed
+            })
+        );
+        assert_eq!(replica.root().unwrap(), agreed);
+    }
+
+    #[test]
+    fn a_commit_below_the_agreed_height_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut replica = Replica::open(dir.path().join("r"), config()).unwrap();
+        let root = replica.root().unwrap();
+        replica.commit_checked(10, root).unwrap();
+        assert!(matches!(
+            replica.commit_checked(9, root),
+            Err(ReplicaError::StaleHeight {
+                synced: 10,
+                height: 9
+            })
+        ));
+        // The same height again is fine (nothing settled in between).
+        replica.commit_checked(10, root).unwrap();
+    }
+
+    #[test]
+    fn garbage_foreign_databases_and_other_tree_shapes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let garbage = dir.path().join("garbage");
+        std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+        let err = Replica::open(&garbage, config()).unwrap_err();
+        assert!(matches!(err, ReplicaError::Open { .. }), "{err}");
+
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(Replica::open(&empty, config()).is_err());
+
+        let foreign = dir.path().join("foreign");
+        {
+            let db = Database::create(&foreign).unwrap();
+            let wtx = db.begin_write().unwrap();
+            {
+                let def: TableDefinition<&str, u64> = TableDefinition::new("other");
+                wtx.open_table(def).unwrap().insert("x", 1).unwrap();
+            }
+            wtx.commit().unwrap();
+        }
+        let err = Replica::open(&foreign, config()).unwrap_err();
+        assert!(matches!(err, ReplicaError::Foreign { .. }), "{err}");
+
+        let other_shape = dir.path().join("binary");
+        drop(Replica::open(&other_shape, TreeConfig::new(Arity::Two, 8).unwrap()).unwrap());
+        let err = Replica::open(&other_shape, config()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReplicaError::TreeMismatch {
+                    stored_arity: 2,
+                    stored_depth: 8,
+                    arity: 4,
+                    depth: 4,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Refusing never rewrote the file.
+        assert!(Replica::open(&other_shape, TreeConfig::new(Arity::Two, 8).unwrap()).is_ok());
+    }
+}
