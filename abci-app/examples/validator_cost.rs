@@ -38,8 +38,6 @@ use copro_coprocessor::CoproRead;
 use copro_coprocessor::record::pb;
 use copro_coprocessor::settle;
 use coprod::App;
-use cosmrs::Any;
-use prost::{Message, Name};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -80,24 +78,6 @@ struct Setup {
     batch: usize,
     arity: u32,
     depth: u32,
-}
-
-fn any<M: Message + Name>(m: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: m.encode_to_vec(),
-    }
-}
-
-/// A signed tx of `msg`, fee 10000ucopro for 400000 gas.
-fn tx(signer: &Signer, msg: Any, account: u64, sequence: u64) -> Vec<u8> {
-    let mut parts = TxParts::send(signer, &signer.address, "1", account, sequence);
-    parts.body.messages = vec![msg];
-    if let Some(fee) = parts.auth_info.fee.as_mut() {
-        fee.gas_limit = 400_000;
-        fee.amount[0].amount = "10000".into();
-    }
-    parts.sign(signer)
 }
 
 /// What a validator does for a block of `txs`: CheckTx of each, then
@@ -229,7 +209,7 @@ fn main() -> anyhow::Result<()> {
             let i = k % args.sends.div_ceil(2);
             let d = tx(
                 &senders[i],
-                any(&pb::MsgDeposit {
+                any_msg(&pb::MsgDeposit {
                     signer: senders[i].address.to_string(),
                     amount: 1_000,
                 }),
@@ -271,7 +251,7 @@ fn main() -> anyhow::Result<()> {
         settle_time += block(
             &mut app,
             height,
-            vec![tx(&prover, any(&msg), prover_account, p)],
+            vec![tx(&prover, any_msg(&msg), prover_account, p)],
         )?;
         height += 1;
     }

@@ -21,8 +21,6 @@ use copro_coprocessor::record::{fr_bytes, pb};
 use copro_coprocessor::settle;
 use copro_coprocessor::{CoproRead, requests::escrow_address};
 use coprod::App;
-use cosmrs::Any;
-use prost::{Message, Name};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use tendermint::v0_38::abci::response;
@@ -72,26 +70,10 @@ fn genesis_with_program(u: &Users) -> Vec<u8> {
     serde_json::to_vec(&g).unwrap()
 }
 
-/// A signed tx of `msg` by `signer` (account number, sequence).
-fn tx(signer: &Signer, msg: Any, account: u64, sequence: u64) -> Vec<u8> {
-    let mut parts = TxParts::send(signer, &signer.address, "1", account, sequence);
-    parts.body.messages = vec![msg];
-    parts.auth_info.fee.as_mut().unwrap().gas_limit = 400_000;
-    parts.auth_info.fee.as_mut().unwrap().amount[0].amount = "10000".into();
-    parts.sign(signer)
-}
-
-fn any<M: Message + Name>(m: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: m.encode_to_vec(),
-    }
-}
-
 fn deposit(s: &Signer, amount: u64, account: u64, sequence: u64) -> Vec<u8> {
     tx(
         s,
-        any(&pb::MsgDeposit {
+        any_msg(&pb::MsgDeposit {
             signer: s.address.to_string(),
             amount,
         }),
@@ -198,8 +180,8 @@ fn proofs_are_verified_once_per_node_and_a_bad_one_rejects_its_block() {
     let mut ledger = Ledger::new(params().tree);
     let first = prove(&a, &mut ledger, 0, 2, &u);
     let second = prove(&a, &mut ledger, 2, 2, &u);
-    let tx1 = tx(&u.prover, any(&first), 2, 0);
-    let tx2 = tx(&u.prover, any(&second), 2, 1);
+    let tx1 = tx(&u.prover, any_msg(&first), 2, 0);
+    let tx2 = tx(&u.prover, any_msg(&second), 2, 1);
     let (check, process, finalize) = (
         verifications("check_tx"),
         verifications("process_proposal"),
@@ -213,7 +195,7 @@ fn proofs_are_verified_once_per_node_and_a_bad_one_rejects_its_block() {
     // proposer leaves it out, ProcessProposal rejects a block holding it.
     let mut forged = second.clone();
     forged.new_root = fr_bytes(&copro_circuits::field::fr_from_u64(9));
-    let bad = tx(&u.prover, any(&forged), 2, 1);
+    let bad = tx(&u.prover, any_msg(&forged), 2, 1);
     let refused = a.check_tx(check_req(bad.clone()));
     assert_eq!(
         (refused.code.value(), refused.codespace.as_str()),

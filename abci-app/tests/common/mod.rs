@@ -13,7 +13,7 @@ use cosmrs::proto::cosmos::tx::v1beta1::{
     AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, TxBody, TxRaw, mode_info,
 };
 use k256::ecdsa::signature::Signer as _;
-use prost::Message;
+use prost::{Message, Name};
 use serde_json::json;
 
 pub const CHAIN_ID: &str = "copro-test";
@@ -168,6 +168,29 @@ impl TxParts {
     pub fn sign(&self, signer: &Signer) -> Vec<u8> {
         self.sign_raw(signer).encode_to_vec()
     }
+}
+
+/// `m` as a protobuf `Any` under its type URL.
+pub fn any_msg<M: Message + Name>(m: &M) -> Any {
+    Any {
+        type_url: M::type_url(),
+        value: m.encode_to_vec(),
+    }
+}
+
+/// A signed tx of one message `msg` by `signer` (account number,
+/// sequence), with fee 10000ucopro for 400000 gas: room for a proof.
+pub fn tx(signer: &Signer, msg: Any, account: u64, sequence: u64) -> Vec<u8> {
+    let mut parts = TxParts::send(signer, &signer.address, "1", account, sequence);
+    parts.body.messages = vec![msg];
+    let fee = parts
+        .auth_info
+        .fee
+        .as_mut()
+        .expect("TxParts::send sets a fee");
+    fee.gas_limit = 400_000;
+    fee.amount[0].amount = "10000".into();
+    parts.sign(signer)
 }
 
 /// An app over a fresh store in `dir`.

@@ -63,7 +63,7 @@ fn render(account: &BaseAccount) -> Rendered {
             account.sequence,
             pubkey.unwrap_or_else(|| "none".into())
         ),
-        proof: None,
+        ..Default::default()
     }
 }
 

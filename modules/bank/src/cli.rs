@@ -91,7 +91,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                 Ok(Rendered {
                     json: json!({"balance": {"denom": coin.denom, "amount": coin.amount}}),
                     text,
-                    proof: None,
+                    ..Default::default()
                 })
             },
         ),
@@ -120,7 +120,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                 Ok(Rendered {
                     json: json!({"balances": list}),
                     text,
-                    proof: None,
+                    ..Default::default()
                 })
             },
         ),

@@ -348,7 +348,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "authority": r.authority,
                         "prover": r.prover,
                     }),
-                    proof: None,
+                    ..Default::default()
                 })
             },
         ),
@@ -405,7 +405,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                             return Ok(Rendered {
                                 text: format!("{parsed} has no ledger account"),
                                 json: json!({"account": null}),
-                                proof: None,
+                                ..Default::default()
                             });
                         }
                     };
@@ -468,7 +468,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "next": next.map(|n| n.to_string()),
                     }),
                     text,
-                    proof: None,
+                    ..Default::default()
                 })
             },
         ),
@@ -505,7 +505,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "verifying_key_bytes": p.verifying_key.len(),
                         "registered_height": p.registered_height.to_string(),
                     }),
-                    proof: None,
+                    ..Default::default()
                 })
             },
         ),
@@ -567,7 +567,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "next": next.map(|n| n.to_string()),
                     }),
                     text,
-                    proof: None,
+                    ..Default::default()
                 })
             },
         ),
@@ -812,7 +812,7 @@ pub(crate) fn genesis_edit(
                     "tree_depth": p.depth,
                 }),
                 text,
-                proof: None,
+                ..Default::default()
             }
         }
         GenesisCmd::SetProver { address_or_key: a } => {
@@ -821,7 +821,7 @@ pub(crate) fn genesis_edit(
             Rendered {
                 json: json!({"prover": state.prover}),
                 text: format!("genesis prover: {address}"),
-                proof: None,
+                ..Default::default()
             }
         }
         GenesisCmd::SetAuthority { address_or_key: a } => {
@@ -830,7 +830,7 @@ pub(crate) fn genesis_edit(
             Rendered {
                 json: json!({"authority": state.authority}),
                 text: format!("genesis authority: {address}"),
-                proof: None,
+                ..Default::default()
             }
         }
     };

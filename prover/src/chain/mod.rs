@@ -340,16 +340,17 @@ impl VerifiedChain {
         })
     }
 
-    /// Checks a module answer's own height field and its proof.
+    /// Checks a module answer's own height field and its proof; the
+    /// answer's value (`None`: a claimed absence) comes back verified.
     async fn check_proven<M: Message>(
         &self,
         path: &str,
         at: u64,
         answered: u64,
         key: &[u8],
-        message: Option<&M>,
+        message: Option<M>,
         merkle_proof: &[u8],
-    ) -> Result<[u8; 32], ChainError> {
+    ) -> Result<Verified<Option<M>>, ChainError> {
         if answered != at {
             return Err(ChainError::HeightMismatch {
                 path: path.to_string(),
@@ -358,9 +359,13 @@ impl VerifiedChain {
             });
         }
         let app_hash = self.verified_app_hash(at).await?;
-        proof::verify_message(&app_hash, key, message, merkle_proof)
+        proof::verify_message(&app_hash, key, message.as_ref(), merkle_proof)
             .map_err(|source| ChainError::Proof { height: at, source })?;
-        Ok(app_hash)
+        Ok(Verified {
+            height: at,
+            app_hash,
+            value: message,
+        })
     }
 
     /// The ledger root record at height `at`, proven.
@@ -375,24 +380,23 @@ impl VerifiedChain {
                 at,
             )
             .await?;
-        let key = state_key::ledger_root();
-        let app_hash = self
+        let proven = self
             .check_proven(
                 "Root",
                 at,
                 resp.height,
-                &key,
-                resp.root.as_ref(),
+                &state_key::ledger_root(),
+                resp.root,
                 &resp.proof,
             )
             .await?;
-        let value = resp.root.ok_or_else(|| ChainError::Absent {
+        let value = proven.value.ok_or_else(|| ChainError::Absent {
             what: "the ledger root".into(),
             height: at,
         })?;
         Ok(Verified {
-            height: at,
-            app_hash,
+            height: proven.height,
+            app_hash: proven.app_hash,
             value,
         })
     }
@@ -414,22 +418,15 @@ impl VerifiedChain {
                 at,
             )
             .await?;
-        let key = state_key::ledger_account(address);
-        let app_hash = self
-            .check_proven(
-                "LedgerAccount",
-                at,
-                resp.height,
-                &key,
-                resp.account.as_ref(),
-                &resp.proof,
-            )
-            .await?;
-        Ok(Verified {
-            height: at,
-            app_hash,
-            value: resp.account,
-        })
+        self.check_proven(
+            "LedgerAccount",
+            at,
+            resp.height,
+            &state_key::ledger_account(address),
+            resp.account,
+            &resp.proof,
+        )
+        .await
     }
 
     /// Verified result `id` at height `at`, proven (`None` is a proven
@@ -442,22 +439,15 @@ impl VerifiedChain {
         let resp: pb::QueryResultResponse = self
             .module_query("Result", &pb::QueryResultRequest { id, prove: true }, at)
             .await?;
-        let key = state_key::result(id);
-        let app_hash = self
-            .check_proven(
-                "Result",
-                at,
-                resp.height,
-                &key,
-                resp.result.as_ref(),
-                &resp.proof,
-            )
-            .await?;
-        Ok(Verified {
-            height: at,
-            app_hash,
-            value: resp.result,
-        })
+        self.check_proven(
+            "Result",
+            at,
+            resp.height,
+            &state_key::result(id),
+            resp.result,
+            &resp.proof,
+        )
+        .await
     }
 
     /// The raw value of store key `key` at height `at`, proven through
