@@ -24,9 +24,21 @@ pub struct TestNet {
 impl TestNet {
     /// Starts `validators` nodes whose ports begin at `base_port` (each test
     /// uses its own range, so a slow port release cannot hit the next test).
+    /// No prover daemon runs: the test settles requests itself, if at all.
     pub async fn start(validators: usize, base_port: u16) -> anyhow::Result<Self> {
+        Self::start_with(validators, base_port, false).await
+    }
+
+    /// As [`TestNet::start`], with the localnet's prover daemon running
+    /// beside the validators when `prover` is set.
+    pub async fn start_with(
+        validators: usize,
+        base_port: u16,
+        prover: bool,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("copro-e2e-").tempdir()?;
         let mut opts = UpOptions::new(validators, dir.path().join("net"));
+        opts.prover = prover;
         opts.base_port = base_port;
         opts.block_time = "300ms".into();
         opts.chain_id = "copro-e2e".into();
@@ -76,8 +88,8 @@ pub fn dump_logs(root: &Path) {
     let mut nodes: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     nodes.sort();
     for node in nodes {
-        for log in ["coprod.log", "cometbft.log"] {
-            let path = node.join("logs").join(log);
+        for log in ["logs/coprod.log", "logs/cometbft.log", "prover.log"] {
+            let path = node.join(log);
             if let Ok(text) = std::fs::read_to_string(&path) {
                 let lines: Vec<&str> = text.lines().collect();
                 let tail = &lines[lines.len().saturating_sub(25)..];

@@ -30,7 +30,14 @@ fn status(root: &Path) -> anyhow::Result<Vec<NodeStatus>> {
             .args(["status", "-o", "json", "--home"])
             .arg(root),
     )?;
-    serde_json::from_str(&out).with_context(|| format!("status printed no node list: {out}"))
+    let all: serde_json::Value =
+        serde_json::from_str(&out).with_context(|| format!("status printed no JSON: {out}"))?;
+    anyhow::ensure!(
+        all["prover"].is_null(),
+        "this localnet has no prover: {out}"
+    );
+    serde_json::from_value(all["nodes"].clone())
+        .with_context(|| format!("status printed no node list: {out}"))
 }
 
 /// Asks `localnet status` until `done` holds for its answer; after `timeout`

@@ -4,10 +4,12 @@
 
 pub mod bench;
 pub mod coprocessor;
+pub mod demo;
 pub mod layout;
 pub mod net;
 pub mod proc_scan;
 pub mod process;
+pub mod prover;
 pub mod wallet;
 
 pub use layout::{Layout, NodePorts};

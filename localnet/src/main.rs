@@ -42,6 +42,9 @@ enum Cmd {
         /// ABCI application (kvstore only to debug the orchestration).
         #[arg(long, value_enum, default_value_t = AppKind::Coprod, hide = true)]
         app: AppKind,
+        /// Do not start the prover daemon (requests then stay queued).
+        #[arg(long)]
+        no_prover: bool,
     },
     /// Print each node's state (running, unreachable, partial, stopped),
     /// RPC URL, latest height, app hash and pids.
@@ -57,18 +60,20 @@ enum Cmd {
         output: Output,
     },
     /// Stop one node: its CometBFT, then its coprod (SIGTERM, then SIGKILL
-    /// after 10 s), including processes started by hand on its home.
+    /// after 10 s), including processes started by hand on its home; or
+    /// the prover (`localnet stop prover`).
     Stop {
-        /// The node: `node2` or `2`.
+        /// The node: `node2`, `2`, or `prover`.
         node: String,
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
         home: PathBuf,
     },
     /// Stop one node (whatever of it still runs), start its coprod and
-    /// CometBFT again, and wait until it has caught up with the others.
+    /// CometBFT again, and wait until it has caught up with the others; or
+    /// restart the prover (`localnet restart prover`).
     Restart {
-        /// The node: `node2` or `2`.
+        /// The node: `node2`, `2`, or `prover`.
         node: String,
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
@@ -77,7 +82,9 @@ enum Cmd {
         #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 120)]
         timeout_secs: u64,
     },
-    /// A small demo workload through the user CLI (`coprod tx/query`).
+    /// The demo workload through the user CLI (`coprod tx/query`): a bank
+    /// send, then ledger deposits, transfers and withdrawals from several
+    /// accounts, waiting until the prover has settled them.
     Demo {
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
@@ -137,6 +144,7 @@ async fn run() -> anyhow::Result<()> {
             base_port,
             block_time,
             app,
+            no_prover,
         } => {
             let home = absolute(home)?;
             let mut opts = UpOptions::new(validators, &home);
@@ -144,6 +152,7 @@ async fn run() -> anyhow::Result<()> {
             opts.base_port = base_port;
             opts.block_time = block_time;
             opts.app = app;
+            opts.prover = !no_prover;
             let net = Localnet::up(&opts).await?;
             println!(
                 "localnet {} is up with {} validators:",
@@ -160,6 +169,14 @@ async fn run() -> anyhow::Result<()> {
                     n.home.join("logs").display()
                 );
             }
+            if let Some(p) = net.prover() {
+                println!(
+                    "  prover  api http://127.0.0.1:{}  config {}  log {}",
+                    p.api_port,
+                    p.config().display(),
+                    p.log().display()
+                );
+            }
             for a in &net.state().accounts {
                 println!(
                     "  account {} {} (keyring {})",
@@ -172,11 +189,33 @@ async fn run() -> anyhow::Result<()> {
         Cmd::Status { home, json, output } => {
             let mut net = Localnet::open(&home)?;
             let status = net.status().await;
+            let prover = net.prover_status();
             if json || output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                let all = serde_json::json!({ "nodes": status, "prover": prover });
+                println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 print_status(&net, &home, &status);
+                if let Some(p) = prover {
+                    print_prover(&p, &home);
+                }
             }
+        }
+        Cmd::Stop { node, home } if node == "prover" => {
+            let mut net = Localnet::open(&home)?;
+            let pids = net.stop_prover()?;
+            if pids.is_empty() {
+                println!("the prover was not running: nothing to stop");
+            } else {
+                println!("stopped the prover: pid {pids:?}");
+            }
+        }
+        Cmd::Restart { node, home, .. } if node == "prover" => {
+            let mut net = Localnet::open(&home)?;
+            let stopped = net.stop_prover()?;
+            let pid = net.start_prover().await?;
+            println!(
+                "prover restarted (stopped {stopped:?}, now pid {pid}); it resumes from its job store"
+            );
         }
         Cmd::Stop { node, home } => {
             let mut net = Localnet::open(&home)?;
@@ -215,7 +254,7 @@ async fn run() -> anyhow::Result<()> {
                 restarted.height, restarted.target_height
             );
         }
-        Cmd::Demo { home } => demo(&Localnet::open(&home)?)?,
+        Cmd::Demo { home } => copro_localnet::demo::run(&Localnet::open(&home)?)?,
         Cmd::Bench {
             home,
             senders,
@@ -282,6 +321,39 @@ enum Output {
 }
 
 /// One line per node, then what to do about each node that is not running.
+fn print_prover(p: &copro_localnet::prover::ProverStatus, home: &Path) {
+    let field = |k: &str| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.get(k))
+            .map_or("-".to_string(), |v| {
+                v.to_string().trim_matches('"').to_string()
+            })
+    };
+    println!(
+        "prover  {:<11} {:<24} state {}  verified height {}  queue settled {}/{}  pid {}",
+        p.state,
+        p.api,
+        field("state"),
+        field("verified_height"),
+        field("queue_settled"),
+        field("queue_next"),
+        p.pid.map_or("-".to_string(), |x| x.to_string())
+    );
+    let reason = field("reason");
+    if reason != "-" && !reason.is_empty() {
+        println!("prover: refusing to prove: {reason}");
+    }
+    if p.state != "running" {
+        println!(
+            "prover: {}. Why: {}. Restart: localnet restart prover --home {}",
+            p.state,
+            p.log.display(),
+            home.display()
+        );
+    }
+}
+
 fn print_status(net: &Localnet, home: &Path, status: &[NodeStatus]) {
     let pid = |p: Option<u32>| p.map_or("-".to_string(), |p| p.to_string());
     for s in status {
@@ -359,82 +431,6 @@ fn describe(net: &Localnet, stopped: &[StoppedProcess]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Runs the user CLI the way a person would, printing each command first.
-fn demo(net: &Localnet) -> anyhow::Result<()> {
-    let state = net.state();
-    anyhow::ensure!(
-        state.accounts.len() >= 2,
-        "the demo needs two funded test accounts (this localnet has {})",
-        state.accounts.len()
-    );
-    let coprod = copro_localnet::process::find_binary("coprod")?;
-    let keyring = state.keyring_dir.display().to_string();
-    let (alice, bob) = (&state.accounts[0], &state.accounts[1]);
-    let last = net.len() - 1;
-    let key_hex = hex::encode(copro_bank::state_key::balance(&bob.address, "ucopro"));
-    let steps: Vec<Vec<String>> = vec![
-        vec![
-            "keys".into(),
-            "list".into(),
-            "--keyring-dir".into(),
-            keyring.clone(),
-        ],
-        vec!["status".into(), "--node".into(), net.rpc_url(0)],
-        vec![
-            "tx".into(),
-            "bank".into(),
-            "send".into(),
-            alice.name.clone(),
-            bob.address.clone(),
-            "1000ucopro".into(),
-            "--keyring-dir".into(),
-            keyring.clone(),
-            "--node".into(),
-            net.rpc_url(0),
-            "--chain-id".into(),
-            state.chain_id.clone(),
-            "--wait".into(),
-        ],
-        vec![
-            "query".into(),
-            "bank".into(),
-            "balance".into(),
-            bob.address.clone(),
-            "--node".into(),
-            net.rpc_url(last),
-        ],
-        vec![
-            "query".into(),
-            "account".into(),
-            alice.address.clone(),
-            "--node".into(),
-            net.rpc_url(last),
-        ],
-        vec![
-            "query".into(),
-            "store".into(),
-            key_hex,
-            "--prove".into(),
-            "--node".into(),
-            net.rpc_url(last),
-        ],
-    ];
-    for args in steps {
-        println!("$ coprod {}", args.join(" "));
-        let out = std::process::Command::new(&coprod).args(&args).output()?;
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        anyhow::ensure!(
-            out.status.success(),
-            "`coprod {}` failed ({})",
-            args.join(" "),
-            out.status
-        );
-        println!();
-    }
-    Ok(())
 }
 
 fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {

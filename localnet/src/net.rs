@@ -61,6 +61,8 @@ pub struct UpOptions {
     pub block_time: String,
     /// The ABCI application.
     pub app: AppKind,
+    /// Start a prover daemon beside the validators (coprod only).
+    pub prover: bool,
 }
 
 impl UpOptions {
@@ -75,6 +77,7 @@ impl UpOptions {
             account_coins: "1000000000000ucopro".into(),
             block_time: "1s".into(),
             app: AppKind::Coprod,
+            prover: true,
         }
     }
 }
@@ -118,6 +121,9 @@ pub struct State {
     pub accounts: Vec<AccountState>,
     /// Keyring directory of the test accounts.
     pub keyring_dir: PathBuf,
+    /// The prover daemon, if the localnet has one.
+    #[serde(default)]
+    pub prover: Option<crate::prover::ProverState>,
 }
 
 /// Which of a node's two processes.
@@ -243,10 +249,12 @@ struct RpcAnswer {
 
 /// A localnet we started or found on disk.
 pub struct Localnet {
-    layout: Layout,
-    state: State,
+    pub(crate) layout: Layout,
+    pub(crate) state: State,
     /// Processes we are the parent of, so we can reap them.
     children: BTreeMap<(usize, Proc), Child>,
+    /// The prover, when we started it.
+    pub(crate) prover_child: Option<Child>,
 }
 
 impl Localnet {
@@ -266,6 +274,9 @@ impl Localnet {
                         net.layout.node_logs(i).display()
                     )
                 })?;
+        }
+        if net.state.prover.is_some() {
+            net.start_prover().await?;
         }
         Ok(net)
     }
@@ -382,6 +393,18 @@ impl Localnet {
             }
         }
 
+        let prover = if opts.prover && opts.app == AppKind::Coprod {
+            // The port block after the last node's.
+            let api_port = NodePorts::for_node(opts.base_port, opts.validators)?.p2p;
+            process::ensure_port_free(api_port)?;
+            Some(crate::prover::ProverState {
+                home: layout.root().join("prover"),
+                api_port,
+                pid: None,
+            })
+        } else {
+            None
+        };
         let net = Self {
             layout,
             state: State {
@@ -390,8 +413,10 @@ impl Localnet {
                 nodes,
                 accounts,
                 keyring_dir: keyring,
+                prover,
             },
             children: BTreeMap::new(),
+            prover_child: None,
         };
         net.save()?;
         Ok(net)
@@ -414,6 +439,7 @@ impl Localnet {
             layout,
             state,
             children: BTreeMap::new(),
+            prover_child: None,
         })
     }
 
@@ -447,7 +473,7 @@ impl Localnet {
         rpc_client(&self.rpc_url(i))
     }
 
-    fn save(&self) -> anyhow::Result<()> {
+    pub(crate) fn save(&self) -> anyhow::Result<()> {
         let path = self.layout.state_file();
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.state)?)?;
@@ -518,7 +544,7 @@ impl Localnet {
 
     /// Whether any process of any node is alive.
     pub fn any_running(&mut self) -> bool {
-        self.live_pids().values().any(|pids| !pids.is_empty())
+        self.live_pids().values().any(|pids| !pids.is_empty()) || !self.prover_pids().is_empty()
     }
 
     /// Whether process `which` of node `i` runs.
@@ -646,8 +672,11 @@ impl Localnet {
         Ok(stopped)
     }
 
-    /// Stops every node, including processes started by hand on a node's home.
+    /// Stops the prover, then every node, including processes started by
+    /// hand on a node's home. (The prover's pids are not in the list: it is
+    /// not a node process.)
     pub fn down(&mut self) -> anyhow::Result<Vec<StoppedProcess>> {
+        self.stop_prover()?;
         let mut stopped = Vec::new();
         for i in 0..self.state.nodes.len() {
             stopped.extend(self.stop_node(i)?);

@@ -128,6 +128,65 @@ pub fn scan(homes: &[PathBuf]) -> BTreeMap<(usize, Proc), Vec<u32>> {
     found
 }
 
+/// Whether a command line is `copro-prover run --config CONFIG` (with the
+/// config as written; relative to the process's working directory `cwd`).
+fn runs_prover(cmdline: &[u8], cwd: Option<&Path>, config: &Path) -> bool {
+    let args: Vec<&[u8]> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .collect();
+    let Some((program, rest)) = args.split_first() else {
+        return false;
+    };
+    let is_prover = Path::new(OsStr::from_bytes(program))
+        .file_name()
+        .is_some_and(|n| n.as_bytes() == b"copro-prover");
+    if !is_prover || rest.first() != Some(&&b"run"[..]) {
+        return false;
+    }
+    let given = rest
+        .windows(2)
+        .find(|w| w[0] == b"--config")
+        .map(|w| PathBuf::from(OsStr::from_bytes(w[1])))
+        .or_else(|| {
+            rest.iter()
+                .find_map(|a| a.strip_prefix(b"--config="))
+                .map(|v| PathBuf::from(OsStr::from_bytes(v)))
+        });
+    given.is_some_and(|g| {
+        let g = match cwd {
+            Some(dir) if g.is_relative() => dir.join(g),
+            _ => g,
+        };
+        comparable(&g) == comparable(config)
+    })
+}
+
+/// The live `copro-prover run` processes using `config`, pids ascending.
+pub fn prover_pids(config: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(PROC_ROOT) else {
+        return Vec::new();
+    };
+    let own_pid = std::process::id();
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid: &u32| *pid != own_pid)
+        .filter(|pid| {
+            let dir = Path::new(PROC_ROOT).join(pid.to_string());
+            std::fs::read(dir.join("cmdline")).is_ok_and(|c| {
+                runs_prover(
+                    &c,
+                    std::fs::read_link(dir.join("cwd")).ok().as_deref(),
+                    config,
+                )
+            })
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +309,33 @@ mod tests {
         let homes = [PathBuf::from("/nonexistent/copro-scan-test/node0")];
         assert!(scan(&homes).is_empty());
         assert!(!pid_matches(std::process::id(), Proc::Coprod, &homes[0]));
+    }
+
+    #[test]
+    fn the_prover_is_recognised_by_its_config() {
+        let config = Path::new("/tmp/net/prover/prover.toml");
+        let yes = cmdline(&[
+            "/x/copro-prover",
+            "run",
+            "--config",
+            "/tmp/net/prover/prover.toml",
+        ]);
+        assert!(runs_prover(&yes, None, config));
+        let eq = cmdline(&["copro-prover", "run", "--config=prover.toml"]);
+        assert!(runs_prover(&eq, Some(Path::new("/tmp/net/prover")), config));
+        for no in [
+            cmdline(&[
+                "copro-prover",
+                "status",
+                "--config",
+                "/tmp/net/prover/prover.toml",
+            ]),
+            cmdline(&["copro-prover", "run", "--config", "/tmp/other/prover.toml"]),
+            cmdline(&["coprod", "run", "--config", "/tmp/net/prover/prover.toml"]),
+            cmdline(&["copro-prover", "run"]),
+            Vec::new(),
+        ] {
+            assert!(!runs_prover(&no, None, config), "{no:?}");
+        }
     }
 }

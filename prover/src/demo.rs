@@ -100,12 +100,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         args.shape.batch
     ));
     let start = Instant::now();
-    let proof = groth16::create_random_proof(
-        Transfer::circuit(&params, Some(witness)),
-        &pk,
-        &mut rand::rngs::OsRng,
-    )
-    .map_err(|e| anyhow!("proving failed: {e}"))?;
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    let proof = copro_circuits::transfer::prove(&params, witness, &pk, seed)
+        .map_err(|e| anyhow!("proving failed: {e}"))?;
     let elapsed = start.elapsed();
     bar.finish_and_clear();
     let x = Transfer::public_input(&outcome);

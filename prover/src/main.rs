@@ -1,4 +1,5 @@
-//! `copro-prover`: key setup, debugging and benchmarks for copro circuits.
+//! `copro-prover`: the prover daemon (`run`, `status`, `jobs`), key setup,
+//! debugging and benchmarks for copro circuits.
 //!
 //! This binary is not consensus code: it reads the clock to report timings,
 //! hence the crate-level allowance below.
@@ -8,6 +9,7 @@
 mod bench;
 mod breakdown;
 mod demo;
+mod operator;
 mod setup;
 mod validator_bench;
 
@@ -20,6 +22,7 @@ use copro_circuits::field::{Fr, fr_from_hex, fr_to_hex};
 use copro_circuits::program::Program;
 use copro_circuits::smt::{Arity, TreeConfig};
 use copro_circuits::transfer::{Transfer, TransferParams};
+use copro_prover::daemon;
 
 /// copro prover operator tool.
 #[derive(Debug, Parser)]
@@ -31,6 +34,41 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the prover daemon: follow the chain through a light client,
+    /// prove batches of queued requests, submit them (see docs/prover.md).
+    Run {
+        /// The daemon's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Status of the running daemon (read from its HTTP API).
+    Status {
+        /// The daemon's TOML config (for its API address).
+        #[arg(long)]
+        config: PathBuf,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Jobs of the running daemon, newest first (read from its HTTP API).
+    Jobs {
+        /// The daemon's TOML config (for its API address).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only jobs in this state (pending, witness, proving, proved,
+        /// submitted, committed, failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// One job in full, with its proof.
+        #[arg(long)]
+        id: Option<u64>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Single-party Groth16 key generation (localnet and dev chains ONLY).
     Setup(setup::SetupArgs),
     /// Inspection helpers.
@@ -80,6 +118,15 @@ enum DebugCommand {
         #[command(flatten)]
         shape: ShapeArgs,
     },
+}
+
+/// Output format of `status` and `jobs`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
 }
 
 /// The shape of a transfer circuit: what a key pair is made for. A proving
@@ -172,6 +219,22 @@ fn verify_files(vk: &PathBuf, proof: &PathBuf, public_input: &str) -> Result<()>
     Ok(())
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
 fn main() -> std::process::ExitCode {
     // `{:#}`: the error and its causes on one line, never a backtrace (a
     // `Result` returned from main prints its Debug form, which shows one
@@ -191,9 +254,22 @@ fn run() -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Run { config } => {
+            let config = daemon::config::Config::load(&config)?;
+            tokio::runtime::Runtime::new()?.block_on(daemon::run(config, shutdown_signal()))
+        }
+        Command::Status { config, output } => operator::status(&config, output == Output::Json),
+        Command::Jobs {
+            config,
+            state,
+            id,
+            limit,
+            output,
+        } => operator::jobs(&config, state.as_deref(), id, limit, output == Output::Json),
         Command::Setup(args) => setup::run(&args),
         Command::Debug {
             what: DebugCommand::Poseidon { width, inputs },

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use copro_circuits::field::{Fr, fr_from_be_bytes, fr_to_be_bytes, fr_to_hex};
 use copro_circuits::smt::{MerklePath, NodeStore, SmtError, SparseMerkleTree, TreeConfig};
-use copro_circuits::transfer::{Account, Deltas};
+use copro_circuits::transfer::{Account, Deltas, Ledger};
 use redb::{Database, ReadableTable, TableDefinition};
 
 /// Tree nodes: level (u32 BE) ‖ index at that level (u64 BE) → node (32 bytes BE).
@@ -30,7 +30,7 @@ const META_FORMAT: &str = "format";
 const META_TREE: &str = "tree";
 const META_SYNCED: &str = "synced";
 /// Written once at creation; a file without it is not ours.
-const FORMAT: &[u8] = b"copro-prover ledger replica v1";
+const FORMAT: &[u8] = b"copro-prover ledger replica v2";
 
 /// Errors of the replica.
 #[derive(Debug, thiserror::Error)]
@@ -82,15 +82,19 @@ pub enum ReplicaError {
     /// The tree refused an operation (index out of range, store failure).
     #[error("ledger tree: {0}")]
     Tree(#[from] SmtError),
-    /// Commit for a height below the last agreed one.
+    /// Commit for a height or a queue position below the last agreed one.
     #[error(
-        "the replica already agreed with the chain at height {synced}; refusing to commit height {height}"
+        "the replica already agreed with the chain at height {synced} (queue settled up to {synced_queue}); refusing to commit height {height} (queue settled up to {queue})"
     )]
     StaleHeight {
         /// Last agreed height.
         synced: u64,
+        /// Last agreed queue position.
+        synced_queue: u64,
         /// Height given.
         height: u64,
+        /// Queue position given.
+        queue: u64,
     },
     /// THE loud one: the replica computed another root than the chain's
     /// proven root. The staged writes were dropped; the file still holds
@@ -112,27 +116,34 @@ fn db_err(e: impl Into<redb::Error>) -> ReplicaError {
     ReplicaError::Db(e.into().to_string())
 }
 
-/// The last `(height, root)` at which the replica agreed with the chain.
+/// The last state at which the replica agreed with the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncPoint {
     /// Chain height.
     pub height: u64,
     /// Ledger root at that height.
     pub root: Fr,
+    /// The queue position the ledger is settled up to at that height
+    /// (`QueueState.settled_up_to`): every request below it is in the
+    /// replica, none above.
+    pub settled_up_to: u64,
 }
 
 impl SyncPoint {
     fn to_bytes(self) -> Vec<u8> {
         let mut out = self.height.to_be_bytes().to_vec();
         out.extend_from_slice(&fr_to_be_bytes(&self.root));
+        out.extend_from_slice(&self.settled_up_to.to_be_bytes());
         out
     }
 
     fn from_bytes(raw: &[u8]) -> Option<Self> {
-        let (height, root) = raw.split_at_checked(8)?;
+        let (height, rest) = raw.split_at_checked(8)?;
+        let (root, settled) = rest.split_at_checked(32)?;
         Some(SyncPoint {
             height: u64::from_be_bytes(height.try_into().ok()?),
             root: fr_from_be_bytes(root.try_into().ok()?)?,
+            settled_up_to: u64::from_be_bytes(settled.try_into().ok()?),
         })
     }
 }
@@ -188,25 +199,30 @@ pub struct ReplicaNodes {
     staged: Staged,
 }
 
+/// A node as last committed to the replica file.
+fn committed_node(db: &Database, level: u32, index: u64) -> Result<Option<Fr>, SmtError> {
+    let store = |e: &dyn std::fmt::Display| SmtError::Store(e.to_string());
+    let rtx = db.begin_read().map_err(|e| store(&e))?;
+    let table = rtx.open_table(NODES).map_err(|e| store(&e))?;
+    let Some(raw) = table
+        .get(node_key(level, index).as_slice())
+        .map_err(|e| store(&e))?
+    else {
+        return Ok(None);
+    };
+    <[u8; 32]>::try_from(raw.value())
+        .ok()
+        .and_then(|b| fr_from_be_bytes(&b))
+        .map(Some)
+        .ok_or_else(|| SmtError::Store(format!("corrupt node at level {level} index {index}")))
+}
+
 impl NodeStore for ReplicaNodes {
     fn get(&self, level: u32, index: u64) -> Result<Option<Fr>, SmtError> {
         if let Some(v) = lock(&self.staged)?.get(&(level, index)) {
             return Ok(Some(*v));
         }
-        let store = |e: &dyn std::fmt::Display| SmtError::Store(e.to_string());
-        let rtx = self.db.begin_read().map_err(|e| store(&e))?;
-        let table = rtx.open_table(NODES).map_err(|e| store(&e))?;
-        let Some(raw) = table
-            .get(node_key(level, index).as_slice())
-            .map_err(|e| store(&e))?
-        else {
-            return Ok(None);
-        };
-        <[u8; 32]>::try_from(raw.value())
-            .ok()
-            .and_then(|b| fr_from_be_bytes(&b))
-            .map(Some)
-            .ok_or_else(|| SmtError::Store(format!("corrupt node at level {level} index {index}")))
+        committed_node(&self.db, level, index)
     }
 
     fn put(&mut self, level: u32, index: u64, value: Fr) -> Result<(), SmtError> {
@@ -214,6 +230,38 @@ impl NodeStore for ReplicaNodes {
         Ok(())
     }
 }
+
+/// [`NodeStore`] of a speculative ledger: its writes stay in memory,
+/// reads fall through to the nodes last committed to the replica file.
+///
+/// The prover executes the next batches on it while earlier ones are still
+/// being proved or confirmed. The replica only ever commits batches the
+/// chain accepted, which are a prefix of the ones executed here, so every
+/// node such a commit changes is one this overlay already wrote: the
+/// overlay's view stays consistent until it is dropped.
+#[derive(Debug)]
+pub struct OverlayNodes {
+    db: Arc<Database>,
+    writes: StagedNodes,
+}
+
+impl NodeStore for OverlayNodes {
+    fn get(&self, level: u32, index: u64) -> Result<Option<Fr>, SmtError> {
+        match self.writes.get(&(level, index)) {
+            Some(v) => Ok(Some(*v)),
+            None => committed_node(&self.db, level, index),
+        }
+    }
+
+    fn put(&mut self, level: u32, index: u64, value: Fr) -> Result<(), SmtError> {
+        self.writes.insert((level, index), value);
+        Ok(())
+    }
+}
+
+/// A ledger that starts at the replica's committed state and advances in
+/// memory only (see [`OverlayNodes`]).
+pub type SpeculativeLedger = Ledger<OverlayNodes>;
 
 /// The persistent ledger replica. Same operations as the circuits'
 /// `Ledger` (accounts by leaf index, the Poseidon tree of their leaves),
@@ -429,15 +477,26 @@ impl Replica {
     }
 
     /// Compares the replica's root with `chain_root`, the root the chain
-    /// proved at `height`. Equal: writes the staged changes and the sync
-    /// point durably, in one transaction. Different: drops the staged
-    /// changes and returns [`ReplicaError::Diverged`].
-    pub fn commit_checked(&mut self, height: u64, chain_root: Fr) -> Result<(), ReplicaError> {
-        if let Some(s) = self.synced.filter(|s| height < s.height) {
+    /// proved at `height`, where its queue was settled up to
+    /// `settled_up_to`. Equal: writes the staged changes and the sync point
+    /// durably, in one transaction. Different: drops the staged changes and
+    /// returns [`ReplicaError::Diverged`].
+    pub fn commit_checked(
+        &mut self,
+        height: u64,
+        chain_root: Fr,
+        settled_up_to: u64,
+    ) -> Result<(), ReplicaError> {
+        if let Some(s) = self
+            .synced
+            .filter(|s| height < s.height || settled_up_to < s.settled_up_to)
+        {
             self.rollback();
             return Err(ReplicaError::StaleHeight {
                 synced: s.height,
+                synced_queue: s.settled_up_to,
                 height,
+                queue: settled_up_to,
             });
         }
         let root = match self.root() {
@@ -455,7 +514,11 @@ impl Replica {
                 chain: fr_to_hex(&chain_root),
             });
         }
-        let point = SyncPoint { height, root };
+        let point = SyncPoint {
+            height,
+            root,
+            settled_up_to,
+        };
         let nodes = std::mem::take(&mut *lock(&self.staged_nodes)?);
         let accounts = std::mem::take(&mut self.staged_accounts);
         let wtx = self.db.begin_write().map_err(db_err)?;
@@ -484,6 +547,19 @@ impl Replica {
         Ok(())
     }
 
+    /// A ledger at the replica's last committed state whose changes stay in
+    /// memory: the prover's working copy for batches not settled yet.
+    pub fn speculative(&self) -> Result<SpeculativeLedger, ReplicaError> {
+        Ok(Ledger::with_store(
+            self.tree_config(),
+            OverlayNodes {
+                db: Arc::clone(&self.db),
+                writes: StagedNodes::new(),
+            },
+            self.committed_accounts()?,
+        ))
+    }
+
     /// Every committed account, by leaf index (for checks and rebuild
     /// comparisons; staged writes are not included).
     pub fn committed_accounts(&self) -> Result<BTreeMap<u32, Account>, ReplicaError> {
@@ -507,7 +583,7 @@ impl Replica {
 mod tests {
     use super::*;
     use copro_circuits::smt::Arity;
-    use copro_circuits::transfer::{AccountWrite, Ledger};
+    use copro_circuits::transfer::AccountWrite;
 
     fn config() -> TreeConfig {
         TreeConfig::new(Arity::Four, 4).unwrap()
@@ -562,17 +638,28 @@ mod tests {
                 memory.set_account(i, account(u64::from(i))).unwrap();
                 replica.set_account(i, account(u64::from(i))).unwrap();
             }
-            replica.commit_checked(5, memory.root().unwrap()).unwrap();
+            replica
+                .commit_checked(5, memory.root().unwrap(), 4)
+                .unwrap();
             memory.apply_deltas(&deltas()).unwrap();
             replica.apply_deltas(&deltas()).unwrap();
-            replica.commit_checked(6, memory.root().unwrap()).unwrap();
+            replica
+                .commit_checked(6, memory.root().unwrap(), 7)
+                .unwrap();
             // Staged and not committed: must not survive the reopen.
             replica.set_account(9, account(9)).unwrap();
         }
         let replica = Replica::open(&file, config()).unwrap();
         let root = memory.root().unwrap();
         assert_eq!(replica.root().unwrap(), root);
-        assert_eq!(replica.synced(), Some(SyncPoint { height: 6, root }));
+        assert_eq!(
+            replica.synced(),
+            Some(SyncPoint {
+                height: 6,
+                root,
+                settled_up_to: 7
+            })
+        );
         for i in 0..config().capacity() as u32 {
             assert_eq!(
                 replica.leaf(i).unwrap(),
@@ -601,10 +688,10 @@ mod tests {
         let mut replica = Replica::open(&file, config()).unwrap();
         replica.set_account(1, account(1)).unwrap();
         let agreed = replica.root().unwrap();
-        replica.commit_checked(3, agreed).unwrap();
+        replica.commit_checked(3, agreed, 1).unwrap();
 
         replica.set_account(2, account(2)).unwrap();
-        let err = replica.commit_checked(4, agreed).unwrap_err();
+        let err = replica.commit_checked(4, agreed, 2).unwrap_err();
         assert!(
             matches!(err, ReplicaError::Diverged { height: 4, .. }),
             "{err}"
@@ -620,27 +707,38 @@ mod tests {
             replica.synced(),
             Some(SyncPoint {
                 height: 3,
-                root: agreed
+                root: agreed,
+                settled_up_to: 1
             })
         );
         assert_eq!(replica.root().unwrap(), agreed);
     }
 
     #[test]
-    fn a_commit_below_the_agreed_height_is_refused() {
+    fn a_commit_below_the_agreed_height_or_queue_position_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut replica = Replica::open(dir.path().join("r"), config()).unwrap();
         let root = replica.root().unwrap();
-        replica.commit_checked(10, root).unwrap();
+        replica.commit_checked(10, root, 4).unwrap();
         assert!(matches!(
-            replica.commit_checked(9, root),
+            replica.commit_checked(9, root, 4),
             Err(ReplicaError::StaleHeight {
                 synced: 10,
-                height: 9
+                height: 9,
+                ..
+            })
+        ));
+        // Nor may the queue position go back.
+        assert!(matches!(
+            replica.commit_checked(11, root, 3),
+            Err(ReplicaError::StaleHeight {
+                synced_queue: 4,
+                queue: 3,
+                ..
             })
         ));
         // The same height again is fine (nothing settled in between).
-        replica.commit_checked(10, root).unwrap();
+        replica.commit_checked(10, root, 4).unwrap();
     }
 
     #[test]
@@ -687,5 +785,41 @@ mod tests {
         );
         // Refusing never rewrote the file.
         assert!(Replica::open(&other_shape, TreeConfig::new(Arity::Two, 8).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_speculative_ledger_advances_in_memory_and_agrees_once_the_replica_catches_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut replica = Replica::open(dir.path().join("r"), config()).unwrap();
+        let mut memory = Ledger::new(config());
+        for i in [2u32, 40] {
+            memory.set_account(i, account(u64::from(i))).unwrap();
+            replica.set_account(i, account(u64::from(i))).unwrap();
+        }
+        replica
+            .commit_checked(1, memory.root().unwrap(), 2)
+            .unwrap();
+
+        let mut spec = replica.speculative().unwrap();
+        assert_eq!(spec.root().unwrap(), memory.root().unwrap());
+        assert_eq!(spec.account(40), memory.account(40));
+        // Two batches ahead of the replica, in memory only.
+        spec.apply_deltas(&deltas()).unwrap();
+        memory.apply_deltas(&deltas()).unwrap();
+        spec.set_account(9, account(9)).unwrap();
+        memory.set_account(9, account(9)).unwrap();
+        assert_eq!(spec.root().unwrap(), memory.root().unwrap());
+        assert_ne!(replica.root().unwrap(), spec.root().unwrap());
+        assert_eq!(replica.account(9).unwrap(), None);
+
+        // The replica commits the first batch: the overlay still sees its
+        // own later state.
+        replica.apply_deltas(&deltas()).unwrap();
+        let first = replica.root().unwrap();
+        replica.commit_checked(2, first, 5).unwrap();
+        assert_eq!(spec.root().unwrap(), memory.root().unwrap());
+        assert_eq!(spec.tree().path(9).unwrap(), memory.tree().path(9).unwrap());
+        // A fresh overlay starts from the new committed state.
+        assert_eq!(replica.speculative().unwrap().root().unwrap(), first);
     }
 }

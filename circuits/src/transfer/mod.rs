@@ -449,6 +449,23 @@ impl Ledger<MemoryStore> {
 }
 
 impl<S: NodeStore> Ledger<S> {
+    /// A ledger over `store`, which must already hold the tree of exactly
+    /// `accounts` (a persistent copy being reopened, or an overlay over
+    /// one). Nothing is recomputed: a store that disagrees with `accounts`
+    /// gives a ledger whose root disagrees with the chain's, which the
+    /// caller's root check reports.
+    pub fn with_store(tree: TreeConfig, store: S, accounts: BTreeMap<u32, Account>) -> Self {
+        Ledger {
+            tree: SparseMerkleTree::new(tree, store),
+            accounts,
+        }
+    }
+
+    /// Every initialised account, by leaf index.
+    pub fn accounts(&self) -> &BTreeMap<u32, Account> {
+        &self.accounts
+    }
+
     /// The root.
     pub fn root(&self) -> Result<Fr, SmtError> {
         self.tree.root()
@@ -723,6 +740,24 @@ pub struct TransferBatch {
     pub queue_before: Fr,
     /// Consumed entries in queue order.
     pub entries: Vec<QueueEntry>,
+}
+
+/// Proves a batch with a Groth16 key of its shape.
+///
+/// It lives here rather than in its callers on purpose: bellman's prover is
+/// generic, so it is compiled in the crate that names the concrete circuit,
+/// and this crate is optimised even in dev builds. Instantiated in an
+/// unoptimised crate (the chain module, the prover binary), the same proof
+/// took 4x as long on one core instead of two.
+pub fn prove(
+    params: &TransferParams,
+    witness: TransferWitness,
+    key: &bellman::groth16::Parameters<bls12_381::Bls12>,
+    rng_seed: [u8; 32],
+) -> Result<bellman::groth16::Proof<bls12_381::Bls12>, bellman::SynthesisError> {
+    use rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(rng_seed);
+    bellman::groth16::create_random_proof(Transfer::circuit(params, Some(witness)), key, &mut rng)
 }
 
 impl Program for Transfer {

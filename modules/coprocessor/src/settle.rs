@@ -8,9 +8,8 @@ use bellman::groth16;
 use bls12_381::{Bls12, Scalar as Fr};
 use copro_circuits::encoding::encode_proof;
 use copro_circuits::program::Program;
-use copro_circuits::transfer::{
-    EntryEffect, Ledger, Transfer, TransferBatch, TransferOutcome, TransferParams,
-};
+use copro_circuits::smt::NodeStore;
+use copro_circuits::transfer::{EntryEffect, Ledger, Transfer, TransferOutcome, TransferParams};
 use rand_core::RngCore;
 
 use crate::error::{CoproError, Result};
@@ -39,12 +38,12 @@ pub fn effect_msg(e: &EntryEffect) -> pb::EntryEffect {
 
 /// Executes `entries` (the next pending requests, in order, starting at
 /// the queue's `settled_up_to`) over `ledger`, which advances.
-pub fn execute(
+pub fn execute<S: NodeStore>(
     params: &TransferParams,
     chain_id: &str,
     program: (&str, u32),
     signer: &str,
-    ledger: &mut Ledger,
+    ledger: &mut Ledger<S>,
     queue: &pb::QueueState,
     entries: &[pb::QueueEntry],
 ) -> Result<Executed> {
@@ -53,12 +52,15 @@ pub fn execute(
         .iter()
         .map(circuit_entry)
         .collect::<Result<Vec<_>>>()?;
-    let batch = TransferBatch {
-        queue_before: fr_of(&queue.settled_hash, "queue hash")?,
-        entries: circuit_entries,
-    };
-    let (outcome, witness) = Transfer::execute(params, chain_id.as_bytes(), ledger, &batch)
-        .map_err(|e| CoproError::internal(format!("native execution failed: {e}")))?;
+    let queue_before = fr_of(&queue.settled_hash, "queue hash")?;
+    let (outcome, witness) = copro_circuits::transfer::execute(
+        params,
+        chain_id.as_bytes(),
+        ledger,
+        queue_before,
+        &circuit_entries,
+    )
+    .map_err(|e| CoproError::internal(format!("native execution failed: {e}")))?;
     let msg = pb::MsgSubmitProof {
         signer: signer.to_string(),
         program_id: program.0.to_string(),
@@ -84,9 +86,11 @@ pub fn prove(
     key: &groth16::Parameters<Bls12>,
     rng: &mut impl RngCore,
 ) -> Result<(pb::MsgSubmitProof, Fr)> {
-    let proof =
-        groth16::create_random_proof(Transfer::circuit(params, Some(executed.witness)), key, rng)
-            .map_err(|e| CoproError::internal(format!("proving failed: {e}")))?;
+    // Fresh randomness for the proof's blinding, from the caller's rng.
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let proof = copro_circuits::transfer::prove(params, executed.witness, key, seed)
+        .map_err(|e| CoproError::internal(format!("proving failed: {e}")))?;
     let mut msg = executed.msg;
     msg.proof = encode_proof(&proof).to_vec();
     Ok((msg, executed.outcome.public.new_root))

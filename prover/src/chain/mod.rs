@@ -287,6 +287,22 @@ impl VerifiedChain {
         Ok(block.height().value().saturating_sub(1))
     }
 
+    /// The highest header the light client has verified so far, as
+    /// `(height, hash)`: a trust root for the next start (the daemon stores
+    /// it, so a restart does not go back to the configured one).
+    pub fn latest_verified_header(&self) -> Option<(u64, [u8; 32])> {
+        let guard = self.light.lock().ok()?;
+        let block = guard.state.light_store.highest_trusted_or_verified()?;
+        let hash = block.signed_header.header.hash();
+        let hash = <[u8; 32]>::try_from(hash.as_bytes()).ok()?;
+        Some((block.height().value(), hash))
+    }
+
+    /// The RPC endpoint.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// One ABCI query at `at`; a non-zero code is an error.
     async fn abci(
         &self,

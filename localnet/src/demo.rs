@@ -1,0 +1,201 @@
+//! `localnet demo`: what a user does on a copro chain, through the user CLI
+//! (`coprod tx/query`), each command printed before it runs: a bank send,
+//! then ledger deposits, transfers and withdrawals from several accounts.
+//! Between the rounds it waits until the prover daemon has settled every
+//! queued request, and at the end reads the ledger back from another
+//! validator with ICS-23 proofs.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::net::Localnet;
+use crate::process;
+
+/// Longest wait for the prover to settle one round.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+struct Cli<'a> {
+    coprod: std::path::PathBuf,
+    net: &'a Localnet,
+}
+
+impl Cli<'_> {
+    /// Runs `coprod ARGS`, printing the command and its output.
+    fn show(&self, args: &[String]) -> anyhow::Result<String> {
+        println!("$ coprod {}", args.join(" "));
+        let out = Command::new(&self.coprod).args(args).output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        print!("{text}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            bail!("`coprod {}` failed ({})", args.join(" "), out.status);
+        }
+        println!();
+        Ok(text)
+    }
+
+    /// Runs `coprod ARGS -o json` quietly and parses what it printed.
+    fn json(&self, args: &[String]) -> anyhow::Result<serde_json::Value> {
+        let out = Command::new(&self.coprod)
+            .args(args)
+            .args(["-o", "json"])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "`coprod {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("`coprod {}` printed no JSON", args.join(" ")))
+    }
+
+    fn tx(&self, args: &[&str]) -> anyhow::Result<()> {
+        let state = self.net.state();
+        let mut full: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        full.extend(
+            [
+                "--keyring-dir",
+                &state.keyring_dir.display().to_string(),
+                "--node",
+                &self.net.rpc_url(0),
+                "--chain-id",
+                &state.chain_id,
+                "--fees",
+                "10000ucopro",
+                "--gas",
+                "400000",
+                "--wait",
+            ]
+            .map(String::from),
+        );
+        self.show(&full).map(drop)
+    }
+
+    /// Waits until the queue is empty, printing progress.
+    fn wait_settled(&self) -> anyhow::Result<()> {
+        let args = ["query", "copro", "queue", "--node"]
+            .map(String::from)
+            .into_iter()
+            .chain([self.net.rpc_url(0)])
+            .collect::<Vec<_>>();
+        let started = Instant::now();
+        let mut last_print = None::<Instant>;
+        loop {
+            let queue = self.json(&args)?;
+            let waiting = queue["entries"].as_array().map_or(0, Vec::len);
+            if waiting == 0 {
+                println!(
+                    "# every request settled ({:.0} s after the last was queued)\n",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            if last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                println!("# waiting for the prover: {waiting} request(s) queued");
+                last_print = Some(Instant::now());
+            }
+            if started.elapsed() > SETTLE_TIMEOUT {
+                let log = self
+                    .net
+                    .prover()
+                    .map_or("the prover's log".into(), |p| p.log().display().to_string());
+                bail!(
+                    "the prover settled nothing for {} s ({waiting} requests still queued): see `localnet status` and {log}",
+                    SETTLE_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+/// Runs the demo against `net`.
+pub fn run(net: &Localnet) -> anyhow::Result<()> {
+    let state = net.state();
+    let names = ["alice", "bob", "carol", "dave"];
+    let address = |name: &str| -> anyhow::Result<String> {
+        state
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.address.clone())
+            .with_context(|| format!("the demo needs the funded test account {name}"))
+    };
+    let cli = Cli {
+        coprod: process::find_binary("coprod")?,
+        net,
+    };
+    let last = net.rpc_url(net.len() - 1);
+
+    println!("## A bank send, and the balance read from another validator\n");
+    cli.tx(&[
+        "tx",
+        "bank",
+        "send",
+        "alice",
+        &address("bob")?,
+        "1000ucopro",
+    ])?;
+    cli.show(
+        &[
+            "query",
+            "bank",
+            "balance",
+            &address("bob")?,
+            "--node",
+            &last,
+        ]
+        .map(String::from),
+    )?;
+
+    if net.prover().is_none() {
+        println!("(this localnet runs no prover: the ledger part of the demo is skipped)");
+        return Ok(());
+    }
+    println!("## Ledger deposits from four accounts: bank -> escrow, queued for the prover\n");
+    for (name, amount) in names.iter().zip(["5000", "3000", "2000", "1000"]) {
+        cli.tx(&["tx", "copro", "deposit", name, amount])?;
+    }
+    cli.show(&["query", "copro", "queue", "--node", &net.rpc_url(0)].map(String::from))?;
+    cli.wait_settled()?;
+
+    println!("## Transfers inside the ledger and withdrawals back to the bank\n");
+    for (from, to, amount) in [
+        ("alice", "bob", "700"),
+        ("bob", "carol", "300"),
+        ("carol", "dave", "100"),
+        ("dave", "alice", "50"),
+    ] {
+        cli.tx(&["tx", "copro", "transfer", from, &address(to)?, amount])?;
+    }
+    for (name, amount) in [("alice", "200"), ("bob", "100")] {
+        cli.tx(&["tx", "copro", "withdraw", name, amount])?;
+    }
+    cli.wait_settled()?;
+
+    println!("## What settled: one verified result per proof\n");
+    cli.show(&["query", "copro", "results", "--node", &last].map(String::from))?;
+    println!(
+        "## The ledger, read from another validator, each balance proven against its header\n"
+    );
+    for name in names {
+        let a = address(name)?;
+        cli.show(&["query", "copro", "account", &a, "--prove", "--node", &last].map(String::from))?;
+    }
+    cli.show(&["query", "copro", "root", "--prove", "--node", &last].map(String::from))?;
+    if let Some(p) = net.prover() {
+        println!("## The prover\n");
+        println!("$ copro-prover status --config {}", p.config().display());
+        let out = Command::new(process::find_binary("copro-prover")?)
+            .args(["status", "--config"])
+            .arg(p.config())
+            .output()?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        println!();
+    }
+    Ok(())
+}
