@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+pub use copro_localnet::http::get as http_get;
 pub use copro_localnet::wallet::*;
 use copro_localnet::{Localnet, UpOptions};
 use tendermint_rpc::{Client, HttpClient};
@@ -134,32 +135,99 @@ pub async fn height(client: &HttpClient) -> anyhow::Result<u64> {
     Ok(client.status().await?.sync_info.latest_block_height.value())
 }
 
-/// A plain HTTP/1.1 GET of `target` (sent exactly as given, like `curl`)
-/// on `127.0.0.1:port`; returns the status code and the body.
-pub async fn http_get(port: u16, target: &str) -> anyhow::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream
-        .write_all(
-            format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut reply = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        stream.read_to_end(&mut reply),
+/// `msg` as a protobuf `Any`.
+pub fn any<M: prost::Message + prost::Name>(msg: &M) -> cosmrs::Any {
+    cosmrs::Any {
+        type_url: M::type_url(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+/// Signs `msg` with `from` (gas 400000, fee 10000), broadcasts it through
+/// `client`, waits for its block; the result code must be 0. Returns the
+/// block height.
+pub async fn submit(
+    net: &TestNet,
+    client: &HttpClient,
+    from: &Wallet,
+    msg: cosmrs::Any,
+) -> anyhow::Result<u64> {
+    let (account, sequence) = account_numbers(client, &from.address).await?;
+    let to = from.address.clone();
+    let tx = SendTx {
+        gas: 400_000,
+        fee: 10_000,
+        ..SendTx::new(from, &to, 0, net.chain_id(), account, sequence)
+    }
+    .sign_messages(vec![msg])?;
+    let hash = broadcast_ok(client, tx).await?;
+    let included = wait_included(client, hash).await?;
+    anyhow::ensure!(included.code == 0, "tx failed: {}", included.log);
+    Ok(included.height)
+}
+
+/// A coprocessor module query over `abci_query` (no proof), decoded.
+pub async fn copro_query<Req: prost::Message, Resp: prost::Message + Default>(
+    client: &HttpClient,
+    method: &str,
+    req: Req,
+) -> anyhow::Result<Resp> {
+    let resp = coprod::client::abci_query(
+        client,
+        &format!("/copro.coprocessor.v1.Query/{method}"),
+        req.encode_to_vec(),
+        0,
+        false,
     )
-    .await??;
-    let reply = String::from_utf8_lossy(&reply).into_owned();
-    let status = reply
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("not an HTTP response: {reply:?}"))?;
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    .await?;
+    Ok(Resp::decode(resp.value.as_slice())?)
+}
+
+/// Waits until the request queue on `client`'s node is settled up to at
+/// least `sequence` (every request below it settled).
+pub async fn wait_settled_up_to(
+    client: &HttpClient,
+    sequence: u64,
+    timeout: std::time::Duration,
+) -> anyhow::Result<copro_coprocessor::record::pb::QueueState> {
+    use copro_coprocessor::record::pb;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let queue: pb::QueryQueueResponse =
+            copro_query(client, "Queue", pb::QueryQueueRequest { pagination: None }).await?;
+        let state = queue.state.unwrap_or_default();
+        if state.settled_up_to >= sequence {
+            return Ok(state);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the queue was settled only up to {} of {sequence} after {timeout:?}",
+            state.settled_up_to
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// The prover daemon's `/status` (JSON), from its API port.
+pub async fn prover_status(net: &TestNet) -> anyhow::Result<serde_json::Value> {
+    let port = net
+        .net
+        .prover()
+        .ok_or_else(|| anyhow::anyhow!("this localnet has no prover"))?
+        .api_port;
+    let (code, body) = http_get(port, "/status").await?;
+    anyhow::ensure!(code == 200, "/status answered {code}: {body}");
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// The prover daemon's jobs (JSON list from `/jobs?limit=1000`).
+pub async fn prover_jobs(net: &TestNet) -> anyhow::Result<Vec<serde_json::Value>> {
+    let port = net
+        .net
+        .prover()
+        .ok_or_else(|| anyhow::anyhow!("this localnet has no prover"))?
+        .api_port;
+    let (code, body) = http_get(port, "/jobs?limit=1000").await?;
+    anyhow::ensure!(code == 200, "/jobs answered {code}: {body}");
+    Ok(serde_json::from_str(&body)?)
 }

@@ -17,56 +17,13 @@ use copro_circuits::transfer::{Ledger, TransferParams};
 use copro_coprocessor::record::pb;
 use copro_coprocessor::requests::escrow_address;
 use copro_coprocessor::settle;
-use copro_integration::{SendTx, TestNet, Wallet, assert_same_app_hashes, height, http_get};
+use copro_integration::{
+    SendTx, TestNet, Wallet, any, assert_same_app_hashes, copro_query as query, height, http_get,
+    submit,
+};
 use copro_localnet::coprocessor::{DEV_BATCH, DEV_DEPTH, PROVER_KEY, ensure_dev_keys};
-use copro_localnet::wallet::{account_numbers, balance, broadcast_ok, wait_included};
-use prost::{Message, Name};
+use copro_localnet::wallet::{account_numbers, balance, broadcast_ok};
 use tendermint_rpc::HttpClient;
-
-fn any<M: Message + Name>(m: &M) -> cosmrs::Any {
-    cosmrs::Any {
-        type_url: M::type_url(),
-        value: m.encode_to_vec(),
-    }
-}
-
-/// Signs `msg` with `from`, broadcasts it through `client`, waits for its
-/// block; the result code must be 0.
-async fn submit(
-    net: &TestNet,
-    client: &HttpClient,
-    from: &Wallet,
-    msg: cosmrs::Any,
-) -> anyhow::Result<u64> {
-    let (account, sequence) = account_numbers(client, &from.address).await?;
-    let to = from.address.clone();
-    let tx = SendTx {
-        gas: 400_000,
-        fee: 10_000,
-        ..SendTx::new(from, &to, 0, net.chain_id(), account, sequence)
-    }
-    .sign_messages(vec![msg])?;
-    let hash = broadcast_ok(client, tx).await?;
-    let included = wait_included(client, hash).await?;
-    anyhow::ensure!(included.code == 0, "tx failed: {}", included.log);
-    Ok(included.height)
-}
-
-async fn query<Req: Message, Resp: Message + Default>(
-    client: &HttpClient,
-    method: &str,
-    req: Req,
-) -> anyhow::Result<Resp> {
-    let resp = coprod::client::abci_query(
-        client,
-        &format!("/copro.coprocessor.v1.Query/{method}"),
-        req.encode_to_vec(),
-        0,
-        false,
-    )
-    .await?;
-    Ok(Resp::decode(resp.value.as_slice())?)
-}
 
 /// Runs the `coprod` CLI against node `i` with `-o json` and returns what it
 /// printed; fails with its output when it exits non-zero.

@@ -61,7 +61,10 @@ pub async fn run(net: &Localnet, senders: usize, per_sender: usize) -> anyhow::R
     let clients: Vec<HttpClient> = (0..net.len())
         .map(|i| net.client(i))
         .collect::<anyhow::Result<_>>()?;
-    let wallets = fund_senders(&clients[0], &state.chain_id, &funder, senders, per_sender).await?;
+    let need = (FEE + 1)
+        .checked_mul(u128::try_from(per_sender)?)
+        .context("per-sender amount overflows")?;
+    let wallets = fund_senders(&clients[0], &state.chain_id, &funder, senders, need).await?;
 
     // Sign everything up front.
     let mut batches = Vec::with_capacity(wallets.len());
@@ -175,19 +178,17 @@ pub async fn run(net: &Localnet, senders: usize, per_sender: usize) -> anyhow::R
 
 /// Makes `count` fresh keys and gives each enough for `per_sender` sends of 1
 /// plus fees, in one block or a few.
-async fn fund_senders(
+/// `count` fresh wallets, each sent `need` by `funder`, in one block.
+pub(crate) async fn fund_senders(
     client: &HttpClient,
     chain_id: &str,
     funder: &Wallet,
     count: usize,
-    per_sender: usize,
+    need: u128,
 ) -> anyhow::Result<Vec<Wallet>> {
     let wallets: Vec<Wallet> = (0..count)
         .map(|_| Wallet::random())
         .collect::<anyhow::Result<_>>()?;
-    let need = (FEE + 1)
-        .checked_mul(u128::try_from(per_sender)?)
-        .context("per-sender amount overflows")?;
     let (account_number, sequence) = account_numbers(client, &funder.address).await?;
     let mut last = None;
     for (n, wallet) in wallets.iter().enumerate() {

@@ -5,7 +5,9 @@
 pub mod bench;
 pub mod coprocessor;
 pub mod demo;
+pub mod http;
 pub mod layout;
+pub mod ledger_bench;
 pub mod net;
 pub mod proc_scan;
 pub mod process;

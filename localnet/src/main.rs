@@ -106,6 +106,26 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The whole system under a ledger workload: fresh users send trains of
+    /// deposits, the prover settles them; prints settled requests/s,
+    /// request-to-settled latency (p50, p95) and the prover's time per batch.
+    BenchLedger {
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+        /// Users (fresh accounts funded by the first test account).
+        #[arg(long, default_value_t = 4)]
+        users: usize,
+        /// Deposits each user sends.
+        #[arg(long, default_value_t = 8)]
+        per_user: usize,
+        /// Restart the prover with this many proving workers first.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop every process of the localnet's nodes, also those started by
     /// hand on a node's home.
     Down {
@@ -283,6 +303,42 @@ async fn run() -> anyhow::Result<()> {
                 println!(
                     "  mean txs per block    {:>10.1} (blocks that carried any)",
                     r.mean_txs_per_nonempty_block
+                );
+            }
+        }
+        Cmd::BenchLedger {
+            home,
+            users,
+            per_user,
+            workers,
+            json,
+        } => {
+            let mut net = Localnet::open(&home)?;
+            if let Some(w) = workers {
+                net.set_prover_workers(w).await?;
+            }
+            let r = copro_localnet::ledger_bench::run(&net, users, per_user).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "bench-ledger: {} users x {} deposits = {} requests, prover workers {}",
+                    r.users,
+                    per_user,
+                    r.requests,
+                    r.workers.map_or("?".into(), |w| w.to_string())
+                );
+                println!(
+                    "  settled {} requests in {:.1} s over {} blocks: {:.2} requests/s",
+                    r.requests, r.seconds, r.blocks, r.settled_per_second
+                );
+                println!(
+                    "  latency broadcast -> settled: p50 {} ms, p95 {} ms, max {} ms",
+                    r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms
+                );
+                println!(
+                    "  {} batches, {:.1} requests each; per batch: proving {:.0} ms, witness {:.0} ms",
+                    r.batches, r.mean_batch, r.mean_proving_ms, r.mean_witness_ms
                 );
             }
         }

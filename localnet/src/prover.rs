@@ -170,6 +170,33 @@ impl Localnet {
         Ok(pid)
     }
 
+    /// Restarts the prover with `workers` proving workers (rewrites its
+    /// config).
+    pub async fn set_prover_workers(&mut self, workers: usize) -> anyhow::Result<()> {
+        let config = self
+            .prover()
+            .context("this localnet was made without a prover")?
+            .config();
+        let text = std::fs::read_to_string(&config)?;
+        let mut found = false;
+        let updated: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.trim_start().starts_with("workers") {
+                    found = true;
+                    format!("workers = {workers}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        anyhow::ensure!(found, "no `workers` line in {}", config.display());
+        std::fs::write(&config, updated.join("\n") + "\n")?;
+        self.stop_prover()?;
+        self.start_prover().await?;
+        Ok(())
+    }
+
     /// Stops the prover (SIGTERM, then SIGKILL); returns the pids stopped.
     pub fn stop_prover(&mut self) -> anyhow::Result<Vec<u32>> {
         self.end_prover(|pid, child| process::stop(pid, child, Duration::from_secs(10)))

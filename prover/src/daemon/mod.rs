@@ -365,6 +365,8 @@ impl Daemon {
                 || (job.state == JobState::Failed && job.retry_at.is_some() && job.msg.is_empty());
             if lost_work {
                 job.state = JobState::Pending;
+                job.old_root.clear();
+                job.new_root.clear();
                 job.retry_at = None;
                 job.retry_state = None;
                 job.updated_at = unix_now();
@@ -615,19 +617,16 @@ impl Daemon {
                 JobState::Submitted => {
                     match self.submitter.inclusion(&job.tx_hash).await {
                         Ok(Inclusion::Included { code, log, height }) if code != 0 => {
+                            // Refused in its block (another tx moved the root
+                            // first, or the proof is bad): this range is
+                            // planned and proved again from the chain's state.
                             self.metrics.fail(reason::REJECTED);
                             let why = format!(
                                 "tx {} failed in block {height} with code {code}: {log}",
                                 job.tx_hash
                             );
-                            if job.start == settled && root_hex(&view.root) == job.old_root {
-                                // Refused although it continues the chain: re-prove.
-                                self.give_up(&mut job, &why)?;
-                                reset = true;
-                            } else {
-                                self.give_up(&mut job, &format!("superseded: {why}"))?;
-                                reset = true;
-                            }
+                            self.give_up(&mut job, &why)?;
+                            reset = true;
                         }
                         Ok(Inclusion::NotFound)
                             if view.height
@@ -677,8 +676,13 @@ impl Daemon {
             if job.state.is_final(job.retry_at) || job.end <= view.queue.settled_up_to {
                 continue;
             }
-            let executed = !job.old_root.is_empty()
-                && !(job.state == JobState::Failed && job.retry_state == Some(JobState::Pending));
+            // Whether the job's batch was executed on the ledger this daemon
+            // had (and so has roots to replay against).
+            let executed = matches!(
+                job.state,
+                JobState::Proving | JobState::Proved | JobState::Submitted
+            ) || (job.state == JobState::Failed
+                && job.retry_state == Some(JobState::Proved));
             if !broken && job.start == self.spec_end && !executed {
                 // Not executed yet: `plan` resumes it; nothing after it can
                 // have been executed either.
@@ -756,10 +760,19 @@ impl Daemon {
             }
             // A pending job (interrupted by a restart) continues first.
             let resumed = all
-                .into_iter()
-                .find(|j| j.state == JobState::Pending && j.start == self.spec_end);
+                .iter()
+                .find(|j| j.state == JobState::Pending && j.start == self.spec_end)
+                .cloned();
             let job = match resumed {
                 Some(j) => j,
+                // A job not executed yet (failed, waiting for its retry)
+                // holds the next range: nothing new may start there.
+                None if all
+                    .iter()
+                    .any(|j| !j.state.is_final(j.retry_at) && j.end > self.spec_end) =>
+                {
+                    return Ok(());
+                }
                 None => {
                     let waiting: Vec<&pb::QueueEntry> = view
                         .entries
