@@ -242,7 +242,20 @@ pub async fn run(
     };
     let end_height = client.status().await?.sync_info.latest_block_height.value();
 
-    // The prover's view of the same batches.
+    // The prover's view of the same batches, once it has seen them settle
+    // (it reads the chain a round after the bench did).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, status) = crate::http::get(prover.api_port, "/status").await?;
+        let seen = serde_json::from_str::<serde_json::Value>(&status)
+            .ok()
+            .and_then(|s| s["replica_settled"].as_u64())
+            .unwrap_or(0);
+        if seen >= last || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let (code, body) =
         crate::http::get(prover.api_port, "/jobs?state=committed&limit=1000").await?;
     anyhow::ensure!(code == 200, "prover /jobs answered {code}");

@@ -66,6 +66,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// this many heights.
 const TRUST_SAVE_EVERY: u64 = 20;
 
+/// Wall-clock seconds, for job records and retry times. The prover is not
+/// consensus code: nothing the chain decides depends on its clock.
+#[allow(clippy::disallowed_methods)]
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
