@@ -5,7 +5,8 @@
 //! holds exactly the ledger's sum, bank balances moved by deposits,
 //! withdrawals and fees only, and the prover's API, CLI and metrics tell
 //! the same story as the chain (every request in exactly one committed job,
-//! one job per verified result).
+//! one job per verified result). Between the rounds another tx uses the
+//! prover's key; the prover gets over the wrong sequence by itself.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,9 +17,9 @@ use copro_integration::{
     TestNet, any, assert_same_app_hashes, copro_query, height, http_get, prover_jobs,
     prover_status, submit, wait_settled_up_to,
 };
-use copro_localnet::coprocessor::ensure_dev_keys;
+use copro_localnet::coprocessor::{PROVER_KEY, ensure_dev_keys};
 use copro_localnet::process::find_binary;
-use copro_localnet::wallet::balance;
+use copro_localnet::wallet::{SendTx, account_numbers, balance, broadcast_ok, wait_included};
 
 const FEE: u128 = 10_000;
 
@@ -52,6 +53,21 @@ async fn the_prover_daemon_settles_requests_of_several_users_on_every_validator(
         r?;
     }
     wait_settled_up_to(&client, 4, Duration::from_secs(300)).await?;
+
+    // Someone else uses the prover's key meanwhile: its next broadcast
+    // meets a wrong sequence, which it must get over by itself.
+    let prover_key = net.wallet(PROVER_KEY)?;
+    let (account, sequence) = account_numbers(&client, &prover_key.address).await?;
+    let nudge = SendTx::new(
+        &prover_key,
+        &prover_key.address,
+        1,
+        net.chain_id(),
+        account,
+        sequence,
+    )
+    .sign()?;
+    wait_included(&client, broadcast_ok(&client, nudge).await?).await?;
 
     // Round 2: transfers in a ring (each spends settled funds) and two
     // withdrawals, per user in order, users concurrently.
@@ -201,6 +217,15 @@ async fn the_prover_daemon_settles_requests_of_several_users_on_every_validator(
             "{bad}: {metrics}"
         );
     }
+    let sequence_errors = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("copro_prover_failures_total{reason=\"sequence\"} "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_default();
+    assert_eq!(
+        sequence_errors, 1,
+        "one wrong sequence, then recovered: {metrics}"
+    );
     assert_eq!(http_get(api, "/health").await?.0, 200);
 
     // The operator commands say the same.

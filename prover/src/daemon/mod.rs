@@ -988,9 +988,16 @@ impl Daemon {
                     reason::REJECTED
                 };
                 self.metrics.fail(label);
-                // Sequence: retry at once with a fresh one. The chain moved:
-                // the next round's proven state says whether this batch
-                // landed (committed) or was overtaken (given up).
+                if label == reason::SEQUENCE {
+                    // Another tx used the key: the next round broadcasts
+                    // again with the sequence read afresh.
+                    tracing::warn!(job = job.id, "{why}; broadcasting again");
+                    job.reason = why;
+                    return self.transition(&mut job, JobState::Proved);
+                }
+                // The chain moved: the next round's proven state says
+                // whether this batch landed (committed) or was overtaken
+                // (given up and planned again).
                 self.fail(&mut job, &why, JobState::Proved)
             }
             Err(e) => {
