@@ -12,13 +12,15 @@
 //!   `/store/key` with ICS-23 proofs);
 //! - [`server`]: the ABCI socket server (framing, decoding that never
 //!   fails, one app thread); [`service`]: what each request is answered;
-//! - [`config`], [`keyring`], [`client`]: CLI support;
+//! - [`config`], [`client_config`], [`keyring`], [`client`], [`txjson`]:
+//!   CLI support;
 //! - [`metrics`]: Prometheus metrics.
 
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod client;
+pub mod client_config;
 pub mod config;
 pub mod keyring;
 pub mod metrics;
@@ -28,5 +30,6 @@ pub mod server;
 pub mod service;
 pub mod sigcache;
 pub mod tx;
+pub mod txjson;
 
 pub use app::App;
