@@ -17,6 +17,10 @@ use tendermint::v0_38::abci::{request, response};
 use crate::query;
 use crate::tx::{CheckedTx, Context, ExecError, GasPrice, Mode, TxOutcome, execute};
 
+/// The application version `Info` reports to CometBFT (the protocol version
+/// of the state machine; raise it with any change of consensus rules).
+pub const APP_VERSION: u64 = 1;
+
 /// Store keys of the app itself (besides the modules' `state_key`s).
 pub mod state_key {
     /// `app/chain_id` → the chain-id (UTF-8), written at genesis. Block
@@ -260,7 +264,7 @@ impl App {
         Ok(response::Info {
             data: "coprod".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            app_version: 1,
+            app_version: APP_VERSION,
             last_block_height: Height::try_from(height).map_err(|e| Fatal(e.to_string()))?,
             last_block_app_hash: hash,
         })
