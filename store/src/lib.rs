@@ -69,6 +69,9 @@ pub enum StoreError {
         /// Latest committed version.
         latest: Option<u64>,
     },
+    /// A rollback needs a version before the latest one.
+    #[error("nothing to roll back: the store's latest version is {0:?}, and the first one stays")]
+    NothingToRollBack(Option<u64>),
 }
 
 /// Result type of the store.
