@@ -220,7 +220,7 @@ impl App {
                     .ok_or_else(|| Fatal("genesis version missing".into()))?;
                 tracing::info!(app_hash = %hex::encode_upper(root), "genesis already written; reusing it");
                 return Ok(response::InitChain {
-                    consensus_params: None,
+                    consensus_params: versioned_params(&req),
                     validators: vec![],
                     app_hash: app_hash(root),
                 });
@@ -246,7 +246,7 @@ impl App {
         self.check_state = None;
         tracing::info!(chain_id = %req.chain_id, app_hash = %hex::encode_upper(root), "genesis written");
         Ok(response::InitChain {
-            consensus_params: None,
+            consensus_params: versioned_params(&req),
             validators: vec![],
             app_hash: app_hash(root),
         })
@@ -605,6 +605,23 @@ pub fn proto_size_in_block(len: usize) -> u64 {
         rest >>= 7;
     }
     1 + varint + len
+}
+
+/// Genesis's consensus parameters with `version.app` set to
+/// [`APP_VERSION`] when they say otherwise (CometBFT's genesis says 0), as
+/// the Cosmos SDK keeps them: CometBFT's state then holds the version Info
+/// reports and block headers carry, which `cometbft rollback` restores from
+/// the parameters (with 0 there, a rolled-back node refuses to start:
+/// "wrong Block.Header.Version"). `None` (no change) when they agree.
+fn versioned_params(req: &request::InitChain) -> Option<tendermint::consensus::Params> {
+    let version = tendermint::consensus::params::VersionParams { app: APP_VERSION };
+    if req.consensus_params.version.as_ref() == Some(&version) {
+        return None;
+    }
+    Some(tendermint::consensus::Params {
+        version: Some(version),
+        ..req.consensus_params.clone()
+    })
 }
 
 fn genesis_digest(req: &request::InitChain) -> [u8; 32] {
