@@ -5,6 +5,7 @@
 //! coprod genesis add-account ADDR_OR_KEYNAME COINS --home H [--keyring-dir K]
 //! coprod genesis add-program --keys DIR | set-prover ADDR | set-authority ADDR
 //! coprod start --home H [--abci-address tcp://127.0.0.1:26658]
+//! coprod rollback --home H [--hard]
 //! coprod keys add NAME [--recover] [--words 12|24] | keys list | keys show NAME [-a]
 //! coprod keys delete NAME [-y] | keys export NAME | keys import NAME FILE
 //! coprod tx bank send FROM TO AMOUNT [--fees 5000ucopro] [--gas 200000|auto]
@@ -108,6 +109,16 @@ enum Cmd {
         /// Listen address, overrides app.toml [abci] address.
         #[arg(long)]
         abci_address: Option<String>,
+    },
+    /// Roll the node back one height, as the Cosmos SDK's `rollback` does:
+    /// CometBFT's state (`cometbft rollback`) and the app state go back one
+    /// block, which the node executes again when it starts. Stop the node
+    /// first.
+    Rollback {
+        /// Also remove the last block from CometBFT's block store
+        /// (`cometbft rollback --hard`).
+        #[arg(long)]
+        hard: bool,
     },
     /// Manage keys in the keyring.
     #[command(subcommand)]
@@ -546,7 +557,7 @@ async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCo
     let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
     // A node starts, and client.toml can be fixed, whatever client.toml holds.
     let g = match cli.cmd {
-        Cmd::Init { .. } | Cmd::Start { .. } => cli.global,
+        Cmd::Init { .. } | Cmd::Start { .. } | Cmd::Rollback { .. } => cli.global,
         Cmd::Version | Cmd::Config { .. } => cli.global.lenient(),
         _ => cli.global.with_defaults()?,
     };
@@ -562,6 +573,7 @@ async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCo
         }) => add_genesis_account(&g, registry, &address_or_key, &coins),
         Cmd::Genesis(GenesisCmd::Validate) => validate_genesis(&g, registry),
         Cmd::Start { abci_address } => start(&g, abci_address).await,
+        Cmd::Rollback { hard } => rollback(&g, hard),
         Cmd::Keys(cmd) => keys(&g, cmd),
         Cmd::Status => status(&g).await,
         Cmd::Version => version(&g),
@@ -908,6 +920,81 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
     };
     coprod::server::serve(app, addr, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `coprod rollback`: the store is opened first (it is locked while coprod
+/// runs), then CometBFT rolls back (it refuses while CometBFT runs), then
+/// the app state goes back to CometBFT's new height. Were this cut short
+/// after CometBFT's rollback, the app would be one block ahead, which
+/// CometBFT's start-up handshake repairs as after a crash.
+fn rollback(g: &Global, hard: bool) -> anyhow::Result<ExitCode> {
+    let home = g.home();
+    let store_file = AppConfig::load(&home)?.store_file(&home);
+    if !store_file.exists() {
+        bail!(
+            "no app state at {}: nothing to roll back (is --home right?)",
+            store_file.display()
+        );
+    }
+    let storage = copro_store::Storage::open(&store_file).with_context(|| {
+        format!(
+            "cannot open the store {}: stop coprod first",
+            store_file.display()
+        )
+    })?;
+    let app_height = storage
+        .latest_version()?
+        .context("the app state has no committed height: nothing to roll back")?;
+    let bin = cometbft_bin()?;
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.arg("rollback").arg("--home").arg(&home);
+    if hard {
+        cmd.arg("--hard");
+    }
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() {
+        bail!(
+            "`cometbft rollback --home {}` failed (stop CometBFT first); nothing was rolled back: {}{}",
+            home.display(),
+            said,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let height = cometbft_rollback_height(&said).with_context(|| {
+        format!(
+            "CometBFT rolled back but said '{said}'; the app state is still at height {app_height}: \
+             start the node and it will replay"
+        )
+    })?;
+    let mut latest = app_height;
+    while latest > height {
+        latest = storage
+            .rollback()
+            .with_context(|| format!("cannot roll the app state back from height {latest}"))?;
+    }
+    let app_hash = storage
+        .root_hash(latest)?
+        .map(hex::encode_upper)
+        .unwrap_or_default();
+    print(
+        g.output(),
+        &json!({"height": latest, "app_hash": app_hash, "cometbft": said}),
+        || format!("rolled back to height {latest}, app hash {app_hash}\nCometBFT: {said}"),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The height in CometBFT's "Rolled back state to height H and hash X".
+fn cometbft_rollback_height(said: &str) -> Option<u64> {
+    said.split("height ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn key_text(k: &KeyInfo) -> String {
@@ -1892,5 +1979,24 @@ mod tests {
         assert_eq!(error_message(&e), "cannot reach http://n:1: HTTP error");
         let e = anyhow::anyhow!("a").context("b").context("b");
         assert_eq!(error_message(&e), "b: a");
+    }
+
+    #[test]
+    fn the_rollback_height_is_read_from_what_cometbft_says() {
+        assert_eq!(
+            cometbft_rollback_height("Rolled back state to height 41 and hash 6DE8A837"),
+            Some(41)
+        );
+        assert_eq!(
+            cometbft_rollback_height("Rolled back both state and block to height 7 and hash AB"),
+            Some(7)
+        );
+        assert_eq!(cometbft_rollback_height("something else"), None);
+        assert!(matches!(
+            Cli::from_arg_matches(&try_parse(&["rollback", "--hard"]).unwrap())
+                .unwrap()
+                .cmd,
+            Cmd::Rollback { hard: true }
+        ));
     }
 }

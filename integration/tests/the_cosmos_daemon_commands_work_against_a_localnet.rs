@@ -6,8 +6,10 @@
 //! version; bank total; keys (12-word mnemonic, recover from stdin, export
 //! and import, delete); a send made with `--generate-only`, signed with `tx
 //! sign`, sent with `tx broadcast`, found by `query tx` and `query block`
-//! and shown again by `tx decode`; a send with `--gas auto`; and the
-//! refusals that name what to fix.
+//! and shown again by `tx decode`; a send with `--gas auto`; the refusals
+//! that name what to fix; and last `coprod rollback` of the stopped node,
+//! which then executes the rolled-back block again and goes on with the
+//! same app hashes.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -92,7 +94,7 @@ fn supply(c: &Client) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cosmos_daemon_commands_work_against_a_localnet() -> anyhow::Result<()> {
-    let net = TestNet::start(1, 38000).await?;
+    let mut net = TestNet::start(1, 38000).await?;
     let c = Client {
         bin: copro_localnet::process::find_binary("coprod")?,
         home: tempfile::Builder::new()
@@ -240,5 +242,46 @@ async fn the_cosmos_daemon_commands_work_against_a_localnet() -> anyhow::Result<
     // A flag still wins over client.toml.
     let (ok, text, _) = run(&c.bin, &c.args(&["version", "-o", "text"]), "");
     assert!(ok && text.starts_with("coprod "), "{text}");
+
+    // rollback: refused while the node runs; once stopped, one height back.
+    let node_home = net.net.state().nodes[0]
+        .home
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let rollback = ["rollback", "--home", node_home.as_str(), "-o", "json"];
+    let (ok, _, err) = run(&c.bin, &rollback, "");
+    assert!(!ok && err.contains("stop coprod first"), "{err}");
+    let last = c.json(&["query", "block"])["height"]
+        .as_u64()
+        .expect("height");
+    let header_app_hash = |block: &Value| block["app_hash"].as_str().map(str::to_string);
+    let before = header_app_hash(&c.json(&["query", "block", &last.to_string()]));
+    net.net.stop_node(0)?;
+    let (ok, out, err) = run(&c.bin, &rollback, "");
+    assert!(ok, "{out}{err}");
+    let rolled: Value = serde_json::from_str(out.trim())?;
+    let to = rolled["height"].as_u64().expect("height");
+    assert!(
+        to >= last - 1,
+        "rolled back to {to}, the chain was at {last} or more"
+    );
+    net.net.start_node(0)?;
+    net.net
+        .wait_for_height(0, to + 3, std::time::Duration::from_secs(30))
+        .await
+        .expect("the node goes on after the rollback");
+    assert_eq!(
+        header_app_hash(&c.json(&["query", "block", &(to + 1).to_string()])),
+        rolled["app_hash"].as_str().map(str::to_string),
+        "header {} holds the app hash of the height rolled back to",
+        to + 1
+    );
+    assert_eq!(
+        header_app_hash(&c.json(&["query", "block", &last.to_string()])),
+        before,
+        "the chain is the one it was"
+    );
+    assert_eq!(c.json(&["query", "tx", &hash])["height"], height);
     Ok(())
 }
