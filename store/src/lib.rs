@@ -34,7 +34,7 @@
 mod delta;
 mod storage;
 
-pub use delta::{StateDelta, StateRead, StateWrite};
+pub use delta::{EmptyState, StateDelta, StateRead, StateWrite};
 pub use storage::{PendingCommit, Snapshot, Storage};
 
 /// The ICS-23 proof spec of this store (jmt's spec: SHA-256 leaves and nodes).

@@ -938,3 +938,52 @@ fn roots_accounts_and_results_are_queryable_and_provable() {
     .unwrap_err();
     assert_eq!(e.code, 6);
 }
+
+#[test]
+fn an_unused_ledger_exports_its_registry_and_a_used_one_refuses() {
+    use copro_coprocessor::genesis::GenesisState;
+    use copro_store::{EmptyState, StateDelta};
+
+    let us = users();
+    let mut chain = Chain::new(&us, 1_000);
+    let export = GenesisState::export(&chain.snapshot()).unwrap();
+    assert_eq!(export.authority, authority().as_str());
+    assert_eq!(export.prover, prover().as_str());
+    assert_eq!(export.programs.len(), 1);
+    assert_eq!(export.programs[0].verifying_key, hex::encode(vk_bytes()));
+    // A state started from the export exports the same section, with the
+    // same ledger root.
+    let mut again = StateDelta::new(EmptyState);
+    export.init(&mut again).unwrap();
+    assert_eq!(GenesisState::export(&again).unwrap(), export);
+    assert_eq!(
+        again.ledger_root().unwrap(),
+        chain.snapshot().ledger_root().unwrap()
+    );
+
+    // A second version of a program does not fit in genesis.
+    let mut upgraded = Chain::new(&us, 1_000);
+    let spec = ProgramSpec {
+        id: "transfer".into(),
+        version: 2,
+        verifying_key: vk_bytes(),
+        vk_hash: vec![],
+        batch_size: 2,
+        tree_arity: 4,
+        tree_depth: params().tree.depth,
+    };
+    upgraded
+        .block(|s, h| registry::update(s, authority().as_str(), &spec, h))
+        .unwrap();
+    let e = GenesisState::export(&upgraded.snapshot()).unwrap_err();
+    assert!(e.to_string().contains("several versions"), "{e}");
+
+    // Nor does a ledger in use.
+    deposit(&mut chain, &us[0], 10).unwrap();
+    let e = GenesisState::export(&chain.snapshot()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the coprocessor ledger is in use (accounts: 1, requests: 1, results: 0)"),
+        "{e}"
+    );
+}
