@@ -14,6 +14,7 @@
 //!   fails, one app thread); [`service`]: what each request is answered;
 //! - [`config`], [`client_config`], [`keyring`], [`client`], [`txjson`]:
 //!   CLI support;
+//! - [`export`]: the state at a height as a genesis (`coprod export`);
 //! - [`metrics`]: Prometheus metrics.
 
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod app;
 pub mod client;
 pub mod client_config;
 pub mod config;
+pub mod export;
 pub mod keyring;
 pub mod metrics;
 pub mod modules;

@@ -6,6 +6,7 @@
 //! coprod genesis add-program --keys DIR | set-prover ADDR | set-authority ADDR
 //! coprod start --home H [--abci-address tcp://127.0.0.1:26658]
 //! coprod rollback --home H [--hard]
+//! coprod export --home H [--height N] [--chain-id C] [--output-document FILE]
 //! coprod keys add NAME [--recover] [--words 12|24] | keys list | keys show NAME [-a]
 //! coprod keys delete NAME [-y] | keys export NAME | keys import NAME FILE
 //! coprod tx bank send FROM TO AMOUNT [--fees 5000ucopro] [--gas 200000|auto]
@@ -119,6 +120,21 @@ enum Cmd {
         /// (`cometbft rollback --hard`).
         #[arg(long)]
         hard: bool,
+    },
+    /// Write the app state at a height as a genesis a new chain starts from
+    /// (validators and consensus parameters from this node's genesis; the
+    /// new chain starts at height 1). Stop the node first.
+    Export {
+        /// Height (default: the latest committed).
+        #[arg(long)]
+        height: Option<u64>,
+        /// Chain-id of the new chain (default: this chain's; a new one
+        /// keeps old signed txs from being replayed there).
+        #[arg(long)]
+        chain_id: Option<String>,
+        /// Write the genesis to this file instead of stdout.
+        #[arg(long)]
+        output_document: Option<PathBuf>,
     },
     /// Manage keys in the keyring.
     #[command(subcommand)]
@@ -557,7 +573,9 @@ async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCo
     let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
     // A node starts, and client.toml can be fixed, whatever client.toml holds.
     let g = match cli.cmd {
-        Cmd::Init { .. } | Cmd::Start { .. } | Cmd::Rollback { .. } => cli.global,
+        Cmd::Init { .. } | Cmd::Start { .. } | Cmd::Rollback { .. } | Cmd::Export { .. } => {
+            cli.global
+        }
         Cmd::Version | Cmd::Config { .. } => cli.global.lenient(),
         _ => cli.global.with_defaults()?,
     };
@@ -574,6 +592,17 @@ async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCo
         Cmd::Genesis(GenesisCmd::Validate) => validate_genesis(&g, registry),
         Cmd::Start { abci_address } => start(&g, abci_address).await,
         Cmd::Rollback { hard } => rollback(&g, hard),
+        Cmd::Export {
+            height,
+            chain_id,
+            output_document,
+        } => export(
+            &g,
+            registry,
+            height,
+            chain_id.as_deref(),
+            output_document.as_deref(),
+        ),
         Cmd::Keys(cmd) => keys(&g, cmd),
         Cmd::Status => status(&g).await,
         Cmd::Version => version(&g),
@@ -922,6 +951,63 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens the app store of a stopped node (the store is locked while coprod
+/// runs).
+fn open_stopped_store(g: &Global) -> anyhow::Result<copro_store::Storage> {
+    let home = g.home();
+    let store_file = AppConfig::load(&home)?.store_file(&home);
+    if !store_file.exists() {
+        bail!(
+            "no app state at {} (is --home right?)",
+            store_file.display()
+        );
+    }
+    copro_store::Storage::open(&store_file).with_context(|| {
+        format!(
+            "cannot open the store {}: stop coprod first",
+            store_file.display()
+        )
+    })
+}
+
+/// `coprod export`.
+fn export(
+    g: &Global,
+    registry: &Registry,
+    height: Option<u64>,
+    chain_id: Option<&str>,
+    output_document: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let storage = open_stopped_store(g)?;
+    let (height, app_state) = coprod::export::app_state_at(&storage, registry, height)?;
+    let path = genesis_path(&g.home());
+    let genesis: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", path.display()))?;
+    let doc = coprod::export::genesis_doc(&genesis, app_state, chain_id)?;
+    let text = serde_json::to_string_pretty(&doc)?;
+    match output_document {
+        None => println!("{text}"),
+        Some(file) => {
+            std::fs::write(file, text + "\n")
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            print(
+                g.output(),
+                &json!({"height": height, "chain_id": doc["chain_id"], "file": file}),
+                || {
+                    format!(
+                        "exported the state at height {height} to {}",
+                        file.display()
+                    )
+                },
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `coprod rollback`: the store is opened first (it is locked while coprod
 /// runs), then CometBFT rolls back (it refuses while CometBFT runs), then
 /// the app state goes back to CometBFT's new height. Were this cut short
@@ -929,19 +1015,7 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
 /// CometBFT's start-up handshake repairs as after a crash.
 fn rollback(g: &Global, hard: bool) -> anyhow::Result<ExitCode> {
     let home = g.home();
-    let store_file = AppConfig::load(&home)?.store_file(&home);
-    if !store_file.exists() {
-        bail!(
-            "no app state at {}: nothing to roll back (is --home right?)",
-            store_file.display()
-        );
-    }
-    let storage = copro_store::Storage::open(&store_file).with_context(|| {
-        format!(
-            "cannot open the store {}: stop coprod first",
-            store_file.display()
-        )
-    })?;
+    let storage = open_stopped_store(g)?;
     let app_height = storage
         .latest_version()?
         .context("the app state has no committed height: nothing to roll back")?;

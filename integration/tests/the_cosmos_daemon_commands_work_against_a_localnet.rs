@@ -7,9 +7,10 @@
 //! and import, delete); a send made with `--generate-only`, signed with `tx
 //! sign`, sent with `tx broadcast`, found by `query tx` and `query block`
 //! and shown again by `tx decode`; a send with `--gas auto`; the refusals
-//! that name what to fix; and last `coprod rollback` of the stopped node,
-//! which then executes the rolled-back block again and goes on with the
-//! same app hashes.
+//! that name what to fix; `coprod rollback` of the stopped node, which
+//! then executes the rolled-back block again and goes on with the same app
+//! hashes; and last `coprod export`, from which the node starts a new chain
+//! whose accounts hold what they held.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -261,21 +262,21 @@ async fn the_cosmos_daemon_commands_work_against_a_localnet() -> anyhow::Result<
     let (ok, out, err) = run(&c.bin, &rollback, "");
     assert!(ok, "{out}{err}");
     let rolled: Value = serde_json::from_str(out.trim())?;
-    let to = rolled["height"].as_u64().expect("height");
+    let back_to = rolled["height"].as_u64().expect("height");
     assert!(
-        to >= last - 1,
-        "rolled back to {to}, the chain was at {last} or more"
+        back_to >= last - 1,
+        "rolled back to {back_to}, the chain was at {last} or more"
     );
     net.net.start_node(0)?;
     net.net
-        .wait_for_height(0, to + 3, std::time::Duration::from_secs(30))
+        .wait_for_height(0, back_to + 3, std::time::Duration::from_secs(30))
         .await
         .expect("the node goes on after the rollback");
     assert_eq!(
-        header_app_hash(&c.json(&["query", "block", &(to + 1).to_string()])),
+        header_app_hash(&c.json(&["query", "block", &(back_to + 1).to_string()])),
         rolled["app_hash"].as_str().map(str::to_string),
         "header {} holds the app hash of the height rolled back to",
-        to + 1
+        back_to + 1
     );
     assert_eq!(
         header_app_hash(&c.json(&["query", "block", &last.to_string()])),
@@ -283,5 +284,72 @@ async fn the_cosmos_daemon_commands_work_against_a_localnet() -> anyhow::Result<
         "the chain is the one it was"
     );
     assert_eq!(c.json(&["query", "tx", &hash])["height"], height);
+
+    // export: a new chain from the stopped node's state holds its balances.
+    let balances = |c: &Client| {
+        ["alice", "bob"]
+            .map(|k| {
+                c.json(&["keys", "show", k])["address"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .into_iter()
+            .flatten()
+            .chain([to.clone()])
+            .map(|a| c.json(&["query", "bank", "balances", &a])["balances"].clone())
+            .collect::<Vec<_>>()
+    };
+    let (balances_before, supply_before) = (balances(&c), supply(&c));
+    net.net.stop_node(0)?;
+    let genesis = c.home.path().join("exported.json");
+    let genesis = genesis.to_str().expect("utf-8");
+    let export = [
+        "export",
+        "--home",
+        &node_home,
+        "--chain-id",
+        "copro-e2e-2",
+        "--output-document",
+        genesis,
+        "-o",
+        "json",
+    ];
+    let (ok, out, err) = run(&c.bin, &export, "");
+    assert!(ok, "{out}{err}");
+    let exported: Value = serde_json::from_str(out.trim())?;
+    assert_eq!(exported["chain_id"], "copro-e2e-2");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(genesis)?)?;
+    assert_eq!(doc["initial_height"], "1");
+    assert!(doc["app_state"]["coprocessor"]["programs"].is_array());
+    // The node's home becomes the new chain's: same keys, new data.
+    let cometbft = copro_localnet::process::find_binary("cometbft")?;
+    let reset = Command::new(&cometbft)
+        .args(["unsafe-reset-all", "--home", &node_home])
+        .output()?;
+    assert!(reset.status.success(), "{reset:?}");
+    let store = Path::new(&node_home).join("data").join("coprod");
+    if store.exists() {
+        std::fs::remove_dir_all(&store)?;
+    }
+    std::fs::copy(
+        genesis,
+        Path::new(&node_home).join("config").join("genesis.json"),
+    )?;
+    net.net.start_node(0)?;
+    net.net
+        .wait_for_height(0, 2, std::time::Duration::from_secs(30))
+        .await
+        .expect("the new chain makes blocks");
+    c.json(&["config", "set", "chain-id", "copro-e2e-2"]);
+    assert_eq!(c.json(&["query", "block", "1"])["chain_id"], "copro-e2e-2");
+    assert_eq!(balances(&c), balances_before);
+    assert_eq!(supply(&c), supply_before);
+    // Its accounts sign there: a send from the twelve-word key.
+    let alice = c.json(&["keys", "show", "alice"])["address"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    let sent = c.json(&["tx", "bank", "send", "twelve", &alice, "1ucopro", "--wait"]);
+    assert_eq!(sent["code"], 0, "{sent}");
     Ok(())
 }
