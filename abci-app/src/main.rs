@@ -250,7 +250,7 @@ struct TxFlags {
     gas_adjustment: f64,
     /// The signer's key: must be the sender the command names (a key name
     /// or its address).
-    #[arg(long = "from", id = "from_key")]
+    #[arg(long = "from", id = "from_key", value_name = "KEY")]
     from_key: Option<String>,
     /// Skip confirmation (coprod never asks; accepted as in other Cosmos
     /// daemons).
