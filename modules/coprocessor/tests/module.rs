@@ -560,19 +560,24 @@ fn requests_are_refused_with_codes_before_anything_is_queued() {
     chain.assert_escrow_invariant(&us);
 }
 
-#[test]
-fn only_the_authority_changes_programs_and_the_prover() {
-    let us = users();
-    let mut chain = Chain::new(&us, 1);
-    let spec = ProgramSpec {
-        id: "other".into(),
-        version: 1,
+/// A version of program `id` with the test key (B = 2, arity 4).
+fn program_spec(id: &str, version: u32, tree_depth: u32) -> ProgramSpec {
+    ProgramSpec {
+        id: id.into(),
+        version,
         verifying_key: vk_bytes(),
         vk_hash: vec![],
         batch_size: 2,
         tree_arity: 4,
-        tree_depth: 2,
-    };
+        tree_depth,
+    }
+}
+
+#[test]
+fn only_the_authority_changes_programs_and_the_prover() {
+    let us = users();
+    let mut chain = Chain::new(&us, 1);
+    let spec = program_spec("other", 1, 2);
     let stranger = address(9);
     let e = chain
         .block(|s, h| registry::register(s, stranger.as_str(), &spec, h))
@@ -963,15 +968,7 @@ fn an_unused_ledger_exports_its_registry_and_a_used_one_refuses() {
 
     // A second version of a program does not fit in genesis.
     let mut upgraded = Chain::new(&us, 1_000);
-    let spec = ProgramSpec {
-        id: "transfer".into(),
-        version: 2,
-        verifying_key: vk_bytes(),
-        vk_hash: vec![],
-        batch_size: 2,
-        tree_arity: 4,
-        tree_depth: params().tree.depth,
-    };
+    let spec = program_spec("transfer", 2, params().tree.depth);
     upgraded
         .block(|s, h| registry::update(s, authority().as_str(), &spec, h))
         .unwrap();
