@@ -17,6 +17,10 @@ use tendermint::v0_38::abci::{request, response};
 use crate::query;
 use crate::tx::{CheckedTx, Context, ExecError, GasPrice, Mode, TxOutcome, execute};
 
+/// The application version `Info` reports to CometBFT (the protocol version
+/// of the state machine; raise it with any change of consensus rules).
+pub const APP_VERSION: u64 = 1;
+
 /// Store keys of the app itself (besides the modules' `state_key`s).
 pub mod state_key {
     /// `app/chain_id` → the chain-id (UTF-8), written at genesis. Block
@@ -216,7 +220,7 @@ impl App {
                     .ok_or_else(|| Fatal("genesis version missing".into()))?;
                 tracing::info!(app_hash = %hex::encode_upper(root), "genesis already written; reusing it");
                 return Ok(response::InitChain {
-                    consensus_params: None,
+                    consensus_params: versioned_params(&req),
                     validators: vec![],
                     app_hash: app_hash(root),
                 });
@@ -242,7 +246,7 @@ impl App {
         self.check_state = None;
         tracing::info!(chain_id = %req.chain_id, app_hash = %hex::encode_upper(root), "genesis written");
         Ok(response::InitChain {
-            consensus_params: None,
+            consensus_params: versioned_params(&req),
             validators: vec![],
             app_hash: app_hash(root),
         })
@@ -260,7 +264,7 @@ impl App {
         Ok(response::Info {
             data: "coprod".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            app_version: 1,
+            app_version: APP_VERSION,
             last_block_height: Height::try_from(height).map_err(|e| Fatal(e.to_string()))?,
             last_block_app_hash: hash,
         })
@@ -601,6 +605,23 @@ pub fn proto_size_in_block(len: usize) -> u64 {
         rest >>= 7;
     }
     1 + varint + len
+}
+
+/// Genesis's consensus parameters with `version.app` set to
+/// [`APP_VERSION`] when they say otherwise (CometBFT's genesis says 0), as
+/// the Cosmos SDK keeps them: CometBFT's state then holds the version Info
+/// reports and block headers carry, which `cometbft rollback` restores from
+/// the parameters (with 0 there, a rolled-back node refuses to start:
+/// "wrong Block.Header.Version"). `None` (no change) when they agree.
+fn versioned_params(req: &request::InitChain) -> Option<tendermint::consensus::Params> {
+    let version = tendermint::consensus::params::VersionParams { app: APP_VERSION };
+    if req.consensus_params.version.as_ref() == Some(&version) {
+        return None;
+    }
+    Some(tendermint::consensus::Params {
+        version: Some(version),
+        ..req.consensus_params.clone()
+    })
 }
 
 fn genesis_digest(req: &request::InitChain) -> [u8; 32] {

@@ -12,14 +12,18 @@
 //!   `/store/key` with ICS-23 proofs);
 //! - [`server`]: the ABCI socket server (framing, decoding that never
 //!   fails, one app thread); [`service`]: what each request is answered;
-//! - [`config`], [`keyring`], [`client`]: CLI support;
+//! - [`config`], [`client_config`], [`keyring`], [`client`], [`txjson`]:
+//!   CLI support;
+//! - [`export`]: the state at a height as a genesis (`coprod export`);
 //! - [`metrics`]: Prometheus metrics.
 
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod client;
+pub mod client_config;
 pub mod config;
+pub mod export;
 pub mod keyring;
 pub mod metrics;
 pub mod modules;
@@ -28,5 +32,6 @@ pub mod server;
 pub mod service;
 pub mod sigcache;
 pub mod tx;
+pub mod txjson;
 
 pub use app::App;

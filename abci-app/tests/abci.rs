@@ -406,6 +406,32 @@ async fn two_apps_fed_the_same_blocks_agree_and_a_restart_keeps_the_last_commit(
 }
 
 #[tokio::test]
+async fn init_chain_sets_the_app_version_of_the_consensus_params_to_the_one_info_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = services(dir.path()).await;
+    let req = init_chain_req(genesis(&[(&Signer::new(1), 5)]));
+    let asked = req.consensus_params.clone();
+    let ConsensusResponse::InitChain(r) = consensus(&mut s, ConsensusRequest::InitChain(req)).await
+    else {
+        panic!("not an InitChain response")
+    };
+    let params = r.consensus_params.expect("params with the app version");
+    assert_eq!(
+        params.version.map(|v| v.app),
+        Some(coprod::app::APP_VERSION)
+    );
+    assert_eq!(info(&mut s).await.app_version, coprod::app::APP_VERSION);
+    // Every other parameter is genesis's.
+    assert_eq!(
+        tendermint::consensus::Params {
+            version: None,
+            ..params
+        },
+        asked
+    );
+}
+
+#[tokio::test]
 async fn init_chain_after_a_crash_before_the_first_block_reuses_genesis() {
     let dir = tempfile::tempdir().unwrap();
     let alice = Signer::new(1);

@@ -29,6 +29,20 @@ pub trait StateRead {
     }
 }
 
+/// The empty state: the base of a [`StateDelta`] that holds a whole state
+/// of its own (a genesis being built, an export being read back).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmptyState;
+
+impl StateRead for EmptyState {
+    fn get_raw(&self, _key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn prefix_raw(&self, _prefix: &[u8], _limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(Vec::new())
+    }
+}
+
 /// Write access to a key-value state. Writes only ever land in memory
 /// ([`StateDelta`]); the storage persists them at Commit.
 pub trait StateWrite: StateRead {

@@ -34,7 +34,7 @@
 mod delta;
 mod storage;
 
-pub use delta::{StateDelta, StateRead, StateWrite};
+pub use delta::{EmptyState, StateDelta, StateRead, StateWrite};
 pub use storage::{PendingCommit, Snapshot, Storage};
 
 /// The ICS-23 proof spec of this store (jmt's spec: SHA-256 leaves and nodes).
@@ -69,6 +69,9 @@ pub enum StoreError {
         /// Latest committed version.
         latest: Option<u64>,
     },
+    /// A rollback needs a version before the latest one.
+    #[error("nothing to roll back: the store's latest version is {0:?}, and the first one stays")]
+    NothingToRollBack(Option<u64>),
 }
 
 /// Result type of the store.

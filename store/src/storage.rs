@@ -195,6 +195,83 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Removes the latest committed version, as if its block had never been
+    /// committed: its tree nodes and versioned values go, and every key it
+    /// changed takes back its value at the version before. Returns the new
+    /// latest version. Refuses when fewer than two versions are stored (the
+    /// genesis version stays). One write transaction: all or nothing.
+    ///
+    /// Only for a stopped node (`coprod rollback`); scans the whole store.
+    pub fn rollback(&self) -> Result<Version> {
+        let wtx = self.db.begin_write()?;
+        let target;
+        {
+            let mut meta = wtx.open_table(META)?;
+            let latest = meta.get(META_LATEST_VERSION)?.map(|g| g.value());
+            let Some(latest) = latest.filter(|l| *l > 0) else {
+                return Err(StoreError::NothingToRollBack(latest));
+            };
+            target = latest - 1;
+
+            // Values written at `latest`: removed; their keys are the ones
+            // the block changed.
+            let mut values = wtx.open_table(VALUES)?;
+            let mut changed = Vec::new();
+            for entry in values.iter()? {
+                let (k, _) = entry?;
+                let k = k.value();
+                if k.len() == 40 && k[32..] == latest.to_be_bytes() {
+                    changed.push(k.to_vec());
+                }
+            }
+            let preimages = wtx.open_table(PREIMAGES)?;
+            let mut latest_tbl = wtx.open_table(LATEST)?;
+            for k in &changed {
+                values.remove(k.as_slice())?;
+                let raw_key = preimages
+                    .get(&k[..32])?
+                    .map(|g| g.value().to_vec())
+                    .ok_or_else(|| StoreError::Tree("a changed key has no preimage".into()))?;
+                // The value at `target`: the last entry of this key at or
+                // below it.
+                let lo = [&k[..32], &0u64.to_be_bytes()[..]].concat();
+                let hi = [&k[..32], &target.to_be_bytes()[..]].concat();
+                let before = match values.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+                    Some(entry) => decode_value(entry?.1.value())?,
+                    None => None,
+                };
+                match before {
+                    Some(v) => {
+                        latest_tbl.insert(raw_key.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        latest_tbl.remove(raw_key.as_slice())?;
+                    }
+                }
+            }
+
+            // Tree nodes created at `latest` (nodes are never rewritten, so
+            // the older versions' tree is intact).
+            let mut nodes = wtx.open_table(NODES)?;
+            let mut created = Vec::new();
+            for entry in nodes.iter()? {
+                let (k, _) = entry?;
+                let key: NodeKey = borsh::from_slice(k.value()).map_err(tree_err)?;
+                if key.version() == latest {
+                    created.push(k.value().to_vec());
+                }
+            }
+            for k in &created {
+                nodes.remove(k.as_slice())?;
+            }
+            meta.insert(META_LATEST_VERSION, target)?;
+        }
+        wtx.commit()?;
+        Ok(target)
+    }
+}
+
 fn check_next(latest: Option<Version>, version: Version) -> Result<()> {
     let expected = latest.map_or(0, |l| l + 1);
     if version == expected {
@@ -345,6 +422,58 @@ impl Snapshot {
             .get_root_hash_option(version)
             .map_err(tree_err)?;
         Ok(root.map(|r| r.0))
+    }
+
+    /// Every key of this version and its value, in key order. Exact at any
+    /// version (unlike [`StateRead::prefix_raw`] on an old snapshot, which
+    /// misses keys deleted since), at the cost of a scan of the whole store.
+    pub fn entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let Some(version) = self.version else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        if self.is_latest {
+            for entry in self.rtx.open_table(LATEST)?.iter()? {
+                let (k, v) = entry?;
+                out.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            return Ok(out);
+        }
+        // (key hash, version) ascending: the last entry of a key hash at or
+        // below `version` is its value then.
+        let values = self.rtx.open_table(VALUES)?;
+        let preimages = self.rtx.open_table(PREIMAGES)?;
+        let mut current: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
+        let mut flush = |current: Option<(Vec<u8>, Option<Vec<u8>>)>| -> Result<()> {
+            if let Some((kh, Some(value))) = current {
+                let key = preimages
+                    .get(kh.as_slice())?
+                    .ok_or_else(|| StoreError::Tree("a stored key has no preimage".into()))?;
+                out.push((key.value().to_vec(), value));
+            }
+            Ok(())
+        };
+        for entry in values.iter()? {
+            let (k, v) = entry?;
+            let k = k.value();
+            if k.len() != 40 {
+                return Err(StoreError::Tree("corrupt value key".into()));
+            }
+            let (kh, ver) = k.split_at(32);
+            let ver = u64::from_be_bytes(ver.try_into().unwrap_or_default());
+            if current.as_ref().is_none_or(|(c, _)| c.as_slice() != kh) {
+                flush(current.take())?;
+                current = Some((kh.to_vec(), None));
+            }
+            if ver <= version
+                && let Some((_, value)) = current.as_mut()
+            {
+                *value = decode_value(v.value())?;
+            }
+        }
+        flush(current)?;
+        out.sort();
+        Ok(out)
     }
 
     /// The value of `key` and an ICS-23 proof of it against this version's

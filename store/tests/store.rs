@@ -183,3 +183,64 @@ fn the_root_depends_only_on_the_final_contents_not_on_history() {
         .unwrap();
     assert_eq!(listed, model.into_iter().collect::<Vec<_>>());
 }
+
+#[test]
+fn rollback_removes_the_latest_version_and_the_next_commit_redoes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path().join("db")).unwrap();
+    let root0 = commit_block(&storage, 0, &[("a", Some("1")), ("b", Some("2"))]);
+    let root1 = commit_block(&storage, 1, &[("a", Some("10")), ("c", Some("3"))]);
+    let block2 = [("a", None), ("b", Some("20")), ("d", Some("4"))];
+    let root2 = commit_block(&storage, 2, &block2);
+    let entries_at_1 = storage.snapshot(1).unwrap().entries().unwrap();
+
+    assert_eq!(storage.rollback().unwrap(), 1);
+    assert_eq!(storage.latest_version().unwrap(), Some(1));
+    assert_eq!(storage.root_hash(1).unwrap(), Some(root1));
+    assert_eq!(storage.root_hash(2).unwrap(), None);
+    let latest = storage.latest_snapshot().unwrap();
+    // The latest-value index is back to version 1: `a` returns, `d` goes.
+    assert_eq!(latest.entries().unwrap(), entries_at_1);
+    assert_eq!(latest.get_raw(b"a").unwrap().as_deref(), Some(&b"10"[..]));
+    assert_eq!(latest.get_raw(b"d").unwrap(), None);
+    assert_eq!(latest.prefix_raw(b"", 10).unwrap(), entries_at_1);
+    drop(latest);
+
+    // Committing block 2 again gives the same root; another block goes on.
+    assert_eq!(commit_block(&storage, 2, &block2), root2);
+    commit_block(&storage, 3, &[("e", Some("5"))]);
+
+    // Down to genesis, and no further.
+    for expected in [2, 1, 0] {
+        assert_eq!(storage.rollback().unwrap(), expected);
+    }
+    assert_eq!(storage.root_hash(0).unwrap(), Some(root0));
+    let e = storage.rollback().unwrap_err().to_string();
+    assert!(e.starts_with("nothing to roll back"), "{e}");
+    assert!(
+        Storage::open(dir.path().join("empty"))
+            .unwrap()
+            .rollback()
+            .is_err()
+    );
+}
+
+#[test]
+fn entries_list_exactly_the_keys_of_each_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path().join("db")).unwrap();
+    commit_block(&storage, 0, &[("a", Some("1")), ("b", Some("2"))]);
+    commit_block(&storage, 1, &[("a", None), ("c", Some("3"))]);
+    commit_block(&storage, 2, &[("b", Some("22")), ("a", Some("111"))]);
+    let kv = |pairs: &[(&str, &str)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    };
+    let at = |v| storage.snapshot(v).unwrap().entries().unwrap();
+    assert_eq!(at(0), kv(&[("a", "1"), ("b", "2")]));
+    assert_eq!(at(1), kv(&[("b", "2"), ("c", "3")]));
+    assert_eq!(at(2), kv(&[("a", "111"), ("b", "22"), ("c", "3")]));
+    assert_eq!(storage.latest_snapshot().unwrap().entries().unwrap(), at(2));
+}

@@ -3,9 +3,13 @@
 //! ```json
 //! {"accounts": [{"address": "copro1..."}]}
 //! ```
-//! Accounts get account numbers 0, 1, ... in the listed order.
+//! Accounts get account numbers 0, 1, ... in the listed order. An export
+//! lists the accounts by account number, so a chain started from it gives
+//! them the same numbers; sequences and public keys start afresh.
 
-use copro_store::StateWrite;
+use copro_store::{StateRead, StateWrite};
+use cosmrs::proto::cosmos::auth::v1beta1::BaseAccount;
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::view::AuthWrite;
@@ -46,6 +50,25 @@ impl GenesisState {
         Ok(())
     }
 
+    /// The accounts of `state`, by account number.
+    pub fn export<S: StateRead + ?Sized>(state: &S) -> Result<Self, TxError> {
+        let mut accounts = state
+            .prefix_raw(crate::state_key::ACCOUNT_PREFIX.as_bytes(), usize::MAX)?
+            .into_iter()
+            .map(|(_, v)| {
+                BaseAccount::decode(v.as_slice())
+                    .map_err(|_| TxError::internal("corrupt account in state"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        accounts.sort_by_key(|a| a.account_number);
+        Ok(Self {
+            accounts: accounts
+                .into_iter()
+                .map(|a| GenesisAccount { address: a.address })
+                .collect(),
+        })
+    }
+
     /// Lists `address` (after the accounts already listed) unless it is
     /// listed already.
     pub fn add_account(&mut self, address: &Address) {
@@ -60,8 +83,35 @@ impl GenesisState {
 #[cfg(test)]
 mod tests {
     use copro_module::module_address;
+    use copro_store::{EmptyState as Empty, StateDelta};
 
     use super::*;
+    use crate::view::AuthRead;
+
+    #[test]
+    fn an_export_lists_accounts_by_number_and_gives_them_the_same_numbers_again() {
+        // Numbers 0, 1, 2 in an order that is not the addresses' order.
+        let addrs = ["zed", "amy", "mid"].map(module_address);
+        let mut state = StateDelta::new(Empty);
+        for a in &addrs {
+            state.ensure_account(a).unwrap();
+        }
+        let export = GenesisState::export(&state).unwrap();
+        let listed: Vec<_> = export.accounts.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(listed, addrs.iter().map(|a| a.as_str()).collect::<Vec<_>>());
+        let mut again = StateDelta::new(Empty);
+        export.init(&mut again).unwrap();
+        for a in &addrs {
+            assert_eq!(
+                again.account(a).unwrap().unwrap().account_number,
+                state.account(a).unwrap().unwrap().account_number
+            );
+        }
+        assert_eq!(
+            GenesisState::export(&Empty).unwrap(),
+            GenesisState::default()
+        );
+    }
 
     #[test]
     fn add_account_lists_an_address_once_in_order() {

@@ -1,17 +1,19 @@
 //! `coprod tx bank send FROM TO AMOUNT` and
-//! `coprod query bank balance ADDRESS [--denom D] | balances ADDRESS`.
+//! `coprod query bank balance ADDRESS [--denom D] | balances ADDRESS | total`.
 
 use anyhow::{Context as _, anyhow};
 use clap::{ArgMatches, Command, FromArgMatches, Subcommand};
 use copro_module::{Address, Keys, QueryPlan, Rendered, TxPlan};
 use cosmrs::proto::cosmos::bank::v1beta1::{
     QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse,
+    QueryTotalSupplyRequest, QueryTotalSupplyResponse,
 };
+use cosmrs::proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 use prost::Message;
 use serde_json::{Value, json};
 
 use crate::coins::Coins;
-use crate::query::{ALL_BALANCES_PATH, BALANCE_PATH};
+use crate::query::{ALL_BALANCES_PATH, BALANCE_PATH, TOTAL_SUPPLY_PATH};
 use crate::{NATIVE_DENOM, msg_send};
 
 // `coprod tx bank` (no `///`: it would replace the command's about).
@@ -44,6 +46,8 @@ enum QueryCmd {
         /// Address.
         address: String,
     },
+    /// Total supply of every denom.
+    Total,
 }
 
 fn bank_command(about: &'static str) -> Command {
@@ -104,27 +108,40 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
             .encode_to_vec(),
             |value| {
                 let balances = QueryAllBalancesResponse::decode(answer(value)?)?.balances;
-                let text = if balances.is_empty() {
-                    "no balances".to_string()
-                } else {
-                    balances
-                        .iter()
-                        .map(|c| format!("{}{}", c.amount, c.denom))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
-                let list: Vec<Value> = balances
-                    .into_iter()
-                    .map(|c| json!({"denom": c.denom, "amount": c.amount}))
-                    .collect();
-                Ok(Rendered {
-                    json: json!({"balances": list}),
-                    text,
-                    ..Default::default()
-                })
+                Ok(render_coins("balances", balances, "no balances"))
+            },
+        ),
+        QueryCmd::Total => QueryPlan::new(
+            TOTAL_SUPPLY_PATH,
+            QueryTotalSupplyRequest::default().encode_to_vec(),
+            |value| {
+                let supply = QueryTotalSupplyResponse::decode(answer(value)?)?.supply;
+                Ok(render_coins("supply", supply, "no supply"))
             },
         ),
     })
+}
+
+/// `{"<field>": [{"denom", "amount"}...]}`, or one `AMOUNTdenom` a line.
+fn render_coins(field: &str, coins: Vec<ProtoCoin>, none: &str) -> Rendered {
+    let text = if coins.is_empty() {
+        none.to_string()
+    } else {
+        coins
+            .iter()
+            .map(|c| format!("{}{}", c.amount, c.denom))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let list: Vec<Value> = coins
+        .into_iter()
+        .map(|c| json!({"denom": c.denom, "amount": c.amount}))
+        .collect();
+    Rendered {
+        json: json!({ field: list }),
+        text,
+        ..Default::default()
+    }
 }
 
 /// Bank queries always answer (a missing balance is zero).
@@ -135,7 +152,6 @@ fn answer(value: Option<&[u8]>) -> anyhow::Result<&[u8]> {
 #[cfg(test)]
 mod tests {
     use cosmrs::proto::cosmos::bank::v1beta1::MsgSend as ProtoMsgSend;
-    use cosmrs::proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 
     use super::*;
     use crate::MSG_SEND_TYPE_URL;
@@ -243,5 +259,29 @@ mod tests {
         let out = (plan(&["bank", "balances", "copro1xyz"]).render)(Some(&[])).unwrap();
         assert_eq!(out.json, json!({"balances": []}));
         assert_eq!(out.text, "no balances");
+    }
+
+    #[test]
+    fn query_bank_total_asks_for_the_supply_and_lists_every_denom() {
+        let p = plan(&["bank", "total"]);
+        assert_eq!(p.path, TOTAL_SUPPLY_PATH);
+        assert_eq!(p.data, QueryTotalSupplyRequest::default().encode_to_vec());
+        let answer = QueryTotalSupplyResponse {
+            supply: vec![coin("stake", "5"), coin("ucopro", "1000000")],
+            pagination: None,
+        }
+        .encode_to_vec();
+        let out = (p.render)(Some(&answer)).unwrap();
+        assert_eq!(
+            out.json,
+            json!({"supply": [{"denom": "stake", "amount": "5"}, {"denom": "ucopro", "amount": "1000000"}]})
+        );
+        assert_eq!(out.text, "5stake\n1000000ucopro");
+        assert!((plan(&["bank", "total"]).render)(None).is_err());
+        assert!(
+            query_command()
+                .try_get_matches_from(["bank", "total", "x"])
+                .is_err()
+        );
     }
 }

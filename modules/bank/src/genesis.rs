@@ -5,11 +5,12 @@
 //! ```
 //! The supply of each denom is the sum of its genesis balances. An address
 //! with a balance but no `auth` account gets an account (after the listed
-//! auth accounts, in balance order).
+//! auth accounts, in balance order). An export lists every non-zero
+//! balance, by address.
 
 use copro_auth::AuthWrite;
 use copro_module::{Address, Code, TxError};
-use copro_store::StateWrite;
+use copro_store::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 
 use crate::coins::{Coin, Coins};
@@ -83,6 +84,32 @@ impl GenesisState {
             }
         }
         Ok(())
+    }
+
+    /// Every non-zero balance in `state`, by address then denom.
+    pub fn export<S: StateRead + ?Sized>(state: &S) -> Result<Self, TxError> {
+        let prefix = crate::state_key::BALANCE_PREFIX.as_bytes();
+        let mut balances: Vec<GenesisBalance> = Vec::new();
+        for (key, value) in state.prefix_raw(prefix, usize::MAX)? {
+            let corrupt = || TxError::internal("corrupt balance in state");
+            let (address, denom) = std::str::from_utf8(&key[prefix.len()..])
+                .ok()
+                .and_then(|rest| rest.split_once('/'))
+                .ok_or_else(corrupt)?;
+            let amount = u128::from_be_bytes(value.as_slice().try_into().map_err(|_| corrupt())?);
+            let coin = GenesisCoin {
+                denom: denom.to_string(),
+                amount: amount.to_string(),
+            };
+            match balances.last_mut() {
+                Some(last) if last.address == address => last.coins.push(coin),
+                _ => balances.push(GenesisBalance {
+                    address: address.to_string(),
+                    coins: vec![coin],
+                }),
+            }
+        }
+        Ok(Self { balances })
     }
 
     /// Adds `coins` to the genesis balance of `address` (listed after the
@@ -161,6 +188,42 @@ mod tests {
             ]
         );
         assert_eq!(g.balances[1].address, b.as_str());
+    }
+
+    #[test]
+    fn an_export_starts_a_state_with_the_same_balances_and_supply() {
+        use copro_store::{EmptyState as Empty, StateDelta};
+
+        use crate::view::BankRead;
+
+        let (a, b) = (module_address("a"), module_address("b"));
+        let mut g = GenesisState::default();
+        g.add_coins(&a, &Coins::parse("10ucopro,3stake").unwrap())
+            .unwrap();
+        g.add_coins(&b, &Coins::parse("7ucopro").unwrap()).unwrap();
+        let mut state = StateDelta::new(Empty);
+        g.init(&mut state).unwrap();
+        // b spends everything: a zero balance is not exported.
+        state
+            .sub_balance(&b, &Coin::new("ucopro", 7).unwrap())
+            .unwrap();
+        state
+            .add_balance(&a, &Coin::new("ucopro", 7).unwrap())
+            .unwrap();
+
+        let export = GenesisState::export(&state).unwrap();
+        assert_eq!(export.balances.len(), 1);
+        assert_eq!(export.balances[0].address, a.as_str());
+        let mut again = StateDelta::new(Empty);
+        export.init(&mut again).unwrap();
+        for (who, denom, amount) in [(&a, "ucopro", 17), (&a, "stake", 3), (&b, "ucopro", 0)] {
+            assert_eq!(again.balance(who, denom).unwrap(), amount);
+        }
+        assert_eq!(
+            again.supply("ucopro").unwrap(),
+            state.supply("ucopro").unwrap()
+        );
+        assert_eq!(again.supply("ucopro").unwrap(), 17);
     }
 
     #[test]

@@ -42,6 +42,11 @@ impl Module for Bank {
         parse_genesis::<GenesisState>(genesis)?.init(state)
     }
 
+    fn export_genesis(&self, state: &dyn StateRead) -> anyhow::Result<Value> {
+        let genesis = GenesisState::export(state).map_err(|e| anyhow::anyhow!(e.log))?;
+        Ok(serde_json::to_value(genesis)?)
+    }
+
     fn query_paths(&self) -> &'static [&'static str] {
         &[
             query::BALANCE_PATH,

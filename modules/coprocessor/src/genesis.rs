@@ -12,10 +12,17 @@
 //! entry of the root history at height 0), the queue starts empty with hash
 //! chain `q_0 = 0`, there are no results. Programs are registered active,
 //! at most one version per id; `vk_hash` may be given and is then checked.
+//!
+//! An export (`coprod export`) holds the parameters, the authority, the
+//! prover and the programs. It exists only for a ledger that was never
+//! used: this format has no ledger accounts, queued requests or results, so
+//! a state that has any (or a program with several versions, or a frozen
+//! one) is refused with what it holds.
 
 use copro_circuits::smt::empty_roots;
 use copro_module::Address;
-use copro_store::StateWrite;
+use copro_store::{StateRead, StateWrite};
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoproCode, CoproError, Result};
@@ -107,6 +114,66 @@ impl Default for GenesisState {
 }
 
 impl GenesisState {
+    /// The genesis section of `state`, if it can hold it (see the module
+    /// docs); an error says what it cannot hold.
+    pub fn export<S: StateRead + ?Sized>(state: &S) -> Result<Self> {
+        let accounts = state.next_index()?;
+        let requests = state.queue_state()?.next_sequence;
+        let results = state.result_count()?;
+        if accounts > 0 || requests > 0 || results > 0 {
+            return Err(genesis_error(format!(
+                "the coprocessor ledger is in use (accounts: {accounts}, requests: {requests}, \
+                 results: {results}) and its genesis format cannot hold ledger state yet; \
+                 export a height before the first ledger request"
+            )));
+        }
+        let stored = state
+            .prefix_raw(&crate::state_key::programs(), usize::MAX)?
+            .into_iter()
+            .map(|(_, raw)| {
+                pb::Program::decode(raw.as_slice())
+                    .map_err(|_| CoproError::internal("corrupt program in state"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Listed by id then version: a repeated id is a later version.
+        if let Some(w) = stored.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(genesis_error(format!(
+                "program '{}' has several versions; genesis holds one version per id",
+                w[0].id
+            )));
+        }
+        let mut programs = Vec::with_capacity(stored.len());
+        for p in stored {
+            if p.status != pb::ProgramStatus::Active as i32 {
+                return Err(genesis_error(format!(
+                    "program '{}' version {} is not active; genesis registers active programs only",
+                    p.id, p.version
+                )));
+            }
+            programs.push(GenesisProgram {
+                id: p.id,
+                version: p.version,
+                verifying_key: hex::encode(&p.verifying_key),
+                vk_hash: hex::encode(&p.vk_hash),
+                batch_size: p.batch_size,
+                tree_arity: p.tree_arity,
+                tree_depth: p.tree_depth,
+            });
+        }
+        let p = state.params()?;
+        Ok(Self {
+            params: GenesisParams {
+                ledger_denom: p.ledger_denom,
+                tree_arity: p.tree_arity,
+                tree_depth: p.tree_depth,
+                inclusion_delay_blocks: p.inclusion_delay_blocks,
+            },
+            authority: state.authority()?,
+            prover: state.prover()?,
+            programs,
+        })
+    }
+
     /// Writes the genesis state.
     pub fn init<S: StateWrite + ?Sized>(&self, state: &mut S) -> Result<()> {
         let p = &self.params;

@@ -222,6 +222,10 @@ impl Module for Coprocessor {
         Ok(parse_genesis::<GenesisState>(genesis)?.init(state)?)
     }
 
+    fn export_genesis(&self, state: &dyn StateRead) -> anyhow::Result<Value> {
+        Ok(serde_json::to_value(GenesisState::export(state)?)?)
+    }
+
     fn query_paths(&self) -> &'static [&'static str] {
         QUERY_PATHS
     }

@@ -26,6 +26,11 @@ pub fn program(id: &str, version: u32) -> Vec<u8> {
     format!("coprocessor/program/{id}/{version:08x}").into_bytes()
 }
 
+/// Prefix of every program version.
+pub fn programs() -> Vec<u8> {
+    b"coprocessor/program/".to_vec()
+}
+
 /// Prefix of every version of program `id`.
 pub fn program_versions(id: &str) -> Vec<u8> {
     format!("coprocessor/program/{id}/").into_bytes()

@@ -560,19 +560,24 @@ fn requests_are_refused_with_codes_before_anything_is_queued() {
     chain.assert_escrow_invariant(&us);
 }
 
-#[test]
-fn only_the_authority_changes_programs_and_the_prover() {
-    let us = users();
-    let mut chain = Chain::new(&us, 1);
-    let spec = ProgramSpec {
-        id: "other".into(),
-        version: 1,
+/// A version of program `id` with the test key (B = 2, arity 4).
+fn program_spec(id: &str, version: u32, tree_depth: u32) -> ProgramSpec {
+    ProgramSpec {
+        id: id.into(),
+        version,
         verifying_key: vk_bytes(),
         vk_hash: vec![],
         batch_size: 2,
         tree_arity: 4,
-        tree_depth: 2,
-    };
+        tree_depth,
+    }
+}
+
+#[test]
+fn only_the_authority_changes_programs_and_the_prover() {
+    let us = users();
+    let mut chain = Chain::new(&us, 1);
+    let spec = program_spec("other", 1, 2);
     let stranger = address(9);
     let e = chain
         .block(|s, h| registry::register(s, stranger.as_str(), &spec, h))
@@ -937,4 +942,45 @@ fn roots_accounts_and_results_are_queryable_and_provable() {
     .unwrap()
     .unwrap_err();
     assert_eq!(e.code, 6);
+}
+
+#[test]
+fn an_unused_ledger_exports_its_registry_and_a_used_one_refuses() {
+    use copro_coprocessor::genesis::GenesisState;
+    use copro_store::{EmptyState, StateDelta};
+
+    let us = users();
+    let mut chain = Chain::new(&us, 1_000);
+    let export = GenesisState::export(&chain.snapshot()).unwrap();
+    assert_eq!(export.authority, authority().as_str());
+    assert_eq!(export.prover, prover().as_str());
+    assert_eq!(export.programs.len(), 1);
+    assert_eq!(export.programs[0].verifying_key, hex::encode(vk_bytes()));
+    // A state started from the export exports the same section, with the
+    // same ledger root.
+    let mut again = StateDelta::new(EmptyState);
+    export.init(&mut again).unwrap();
+    assert_eq!(GenesisState::export(&again).unwrap(), export);
+    assert_eq!(
+        again.ledger_root().unwrap(),
+        chain.snapshot().ledger_root().unwrap()
+    );
+
+    // A second version of a program does not fit in genesis.
+    let mut upgraded = Chain::new(&us, 1_000);
+    let spec = program_spec("transfer", 2, params().tree.depth);
+    upgraded
+        .block(|s, h| registry::update(s, authority().as_str(), &spec, h))
+        .unwrap();
+    let e = GenesisState::export(&upgraded.snapshot()).unwrap_err();
+    assert!(e.to_string().contains("several versions"), "{e}");
+
+    // Nor does a ledger in use.
+    deposit(&mut chain, &us[0], 10).unwrap();
+    let e = GenesisState::export(&chain.snapshot()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the coprocessor ledger is in use (accounts: 1, requests: 1, results: 0)"),
+        "{e}"
+    );
 }

@@ -225,6 +225,15 @@ pub trait Module: Send + Sync {
         anyhow::bail!("module {} has no queries", self.name())
     }
 
+    /// This module's genesis section for `state` (what `coprod export`
+    /// writes): a chain started from it holds the same module state, but for
+    /// what the section says it leaves out. An error names what cannot be
+    /// exported.
+    fn export_genesis(&self, state: &dyn StateRead) -> anyhow::Result<Value> {
+        let _ = state;
+        anyhow::bail!("module {} cannot export its state to genesis", self.name())
+    }
+
     /// `coprod genesis <command>` subcommands that edit this module's
     /// genesis section (e.g. `add-program`).
     fn genesis_commands(&self) -> Vec<Command> {

@@ -254,6 +254,20 @@ impl Registry {
         )
     }
 
+    /// The genesis `app_state` holding `state`: every module's
+    /// [`Module::export_genesis`] section; the first module that cannot
+    /// export is an error naming it.
+    pub fn export_genesis(&self, state: &dyn StateRead) -> anyhow::Result<Value> {
+        let mut sections = Map::new();
+        for m in self.modules() {
+            let section = m
+                .export_genesis(state)
+                .map_err(|e| e.context(format!("cannot export module {}", m.name())))?;
+            sections.insert(m.name().to_string(), section);
+        }
+        Ok(Value::Object(sections))
+    }
+
     /// Writes the genesis `app_state` into `state`: each module, in
     /// registration order, gets its section (or its default section if
     /// absent). `null` is an empty `app_state`; a section no module owns is
