@@ -153,17 +153,10 @@ async fn health(State(state): State<ApiState>) -> Response {
 
 async fn jobs(State(state): State<ApiState>, Query(q): Query<JobsQuery>) -> Response {
     let limit = q.limit.unwrap_or(100).min(MAX_JOBS_PAGE);
-    let all = match state.jobs.jobs() {
-        Ok(j) => j,
+    let wanted: Vec<JobSummary> = match state.jobs.recent(limit, q.state.as_deref()) {
+        Ok(j) => j.iter().map(JobSummary::from).collect(),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let wanted: Vec<JobSummary> = all
-        .iter()
-        .rev()
-        .filter(|j| q.state.as_deref().is_none_or(|s| j.state.as_str() == s))
-        .take(limit)
-        .map(JobSummary::from)
-        .collect();
     axum::Json(wanted).into_response()
 }
 

@@ -36,6 +36,11 @@ const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("queue_entries
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_FORMAT: &str = "format";
 const META_TRUSTED: &str = "trusted_header";
+/// Every job below this id is final (committed or given up).
+const META_FIRST_OPEN: &str = "first_open";
+/// Jobs by state name, kept with every write (the metrics and `/status`
+/// read it each round; a full scan would grow with the prover's age).
+const COUNTS: TableDefinition<&str, u64> = TableDefinition::new("job_counts");
 const FORMAT: &[u8] = b"copro-prover jobs v1";
 
 /// Where a job is in its life.
@@ -223,6 +228,7 @@ impl JobStore {
                     .map_err(db_err)?;
                 wtx.open_table(JOBS).map_err(db_err)?;
                 wtx.open_table(ENTRIES).map_err(db_err)?;
+                wtx.open_table(COUNTS).map_err(db_err)?;
             }
             wtx.commit().map_err(db_err)?;
         }
@@ -264,6 +270,81 @@ impl JobStore {
         Ok(out)
     }
 
+    /// The jobs that may still change, in id order: from the first one that
+    /// is not final on (final ones after it included, the caller filters).
+    /// Cost grows with the jobs in flight, not with the prover's age.
+    pub fn open_jobs(&self) -> Result<Vec<Job>, JobStoreError> {
+        let first = self
+            .meta(META_FIRST_OPEN)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let table = rtx.open_table(JOBS).map_err(db_err)?;
+        let mut out = Vec::new();
+        let mut leading_final = None;
+        for row in table.range(first..).map_err(db_err)? {
+            let (id, raw) = row.map_err(db_err)?;
+            let job: Job = serde_json::from_slice(raw.value())
+                .map_err(|e| self.corrupt(format!("job {}: {e}", id.value())))?;
+            if out.is_empty() && job.state.is_final(job.retry_at) {
+                leading_final = Some(job.id);
+                continue;
+            }
+            out.push(job);
+        }
+        drop(table);
+        drop(rtx);
+        if let Some(id) = leading_final {
+            // Skip them next time. (Best effort: a failure only costs a
+            // longer scan.)
+            let next = out.first().map_or(id.saturating_add(1), |j| j.id);
+            let _ = self.put_meta(META_FIRST_OPEN, &next.to_be_bytes());
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` jobs (in `state`, if given), newest first.
+    pub fn recent(&self, limit: usize, state: Option<&str>) -> Result<Vec<Job>, JobStoreError> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let table = rtx.open_table(JOBS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(db_err)?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (id, raw) = row.map_err(db_err)?;
+            let job: Job = serde_json::from_slice(raw.value())
+                .map_err(|e| self.corrupt(format!("job {}: {e}", id.value())))?;
+            if state.is_none_or(|s| job.state.as_str() == s) {
+                out.push(job);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Jobs by state name.
+    pub fn counts(&self) -> Result<BTreeMap<String, u64>, JobStoreError> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let table = rtx.open_table(COUNTS).map_err(db_err)?;
+        let mut out = BTreeMap::new();
+        for row in table.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            if v.value() > 0 {
+                out.insert(k.value().to_string(), v.value());
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), JobStoreError> {
+        let wtx = self.db.begin_write().map_err(db_err)?;
+        wtx.open_table(META)
+            .map_err(db_err)?
+            .insert(key, value)
+            .map_err(db_err)?;
+        wtx.commit().map_err(db_err)
+    }
+
     /// One job.
     pub fn job(&self, id: u64) -> Result<Option<Job>, JobStoreError> {
         let rtx = self.db.begin_read().map_err(db_err)?;
@@ -286,14 +367,38 @@ impl JobStore {
         Ok(last.map_or(1, |l| l.saturating_add(1)))
     }
 
-    /// Writes `job` (insert or replace), durably.
+    /// Writes `job` (insert or replace) and the state counts, durably, in
+    /// one transaction.
     pub fn put(&self, job: &Job) -> Result<(), JobStoreError> {
         let raw = serde_json::to_vec(job).map_err(|e| JobStoreError::Db(e.to_string()))?;
         let wtx = self.db.begin_write().map_err(db_err)?;
-        wtx.open_table(JOBS)
-            .map_err(db_err)?
-            .insert(job.id, raw.as_slice())
-            .map_err(db_err)?;
+        {
+            let mut jobs = wtx.open_table(JOBS).map_err(db_err)?;
+            let old = jobs
+                .insert(job.id, raw.as_slice())
+                .map_err(db_err)?
+                .and_then(|v| serde_json::from_slice::<Job>(v.value()).ok())
+                .map(|j| j.state);
+            let mut counts = wtx.open_table(COUNTS).map_err(db_err)?;
+            if old != Some(job.state) {
+                if let Some(old) = old {
+                    let n = counts
+                        .get(old.as_str())
+                        .map_err(db_err)?
+                        .map_or(0, |v| v.value());
+                    counts
+                        .insert(old.as_str(), n.saturating_sub(1))
+                        .map_err(db_err)?;
+                }
+                let n = counts
+                    .get(job.state.as_str())
+                    .map_err(db_err)?
+                    .map_or(0, |v| v.value());
+                counts
+                    .insert(job.state.as_str(), n.saturating_add(1))
+                    .map_err(db_err)?;
+            }
+        }
         wtx.commit().map_err(db_err)
     }
 
@@ -383,15 +488,6 @@ impl JobStore {
     }
 }
 
-/// Jobs counted by state name (for the status and the metrics).
-pub fn count_by_state(jobs: &[Job]) -> BTreeMap<&'static str, u64> {
-    let mut out = BTreeMap::new();
-    for j in jobs {
-        *out.entry(j.state.as_str()).or_insert(0) += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,7 +559,13 @@ mod tests {
         store.prune_entries(3).unwrap();
         assert_eq!(store.entries(2, 4).unwrap(), None);
         assert!(store.entries(3, 6).unwrap().is_some());
-        assert_eq!(count_by_state(&jobs).get("submitted"), Some(&1));
+        let counts = store.counts().unwrap();
+        assert_eq!(counts.get("submitted"), Some(&1));
+        assert_eq!(counts.get("pending"), Some(&1));
+        assert_eq!(counts.len(), 2, "{counts:?}");
+        let recent = store.recent(1, None).unwrap();
+        assert_eq!(recent.iter().map(|j| j.id).collect::<Vec<_>>(), [2]);
+        assert_eq!(store.recent(10, Some("submitted")).unwrap()[0].id, 1);
     }
 
     #[test]
@@ -492,5 +594,36 @@ mod tests {
         let p = job(1, 3, 7);
         assert_eq!(p.len(), 4);
         assert_eq!(p.submit_msg(), None);
+    }
+
+    #[test]
+    fn open_jobs_skip_the_final_ones_before_the_first_open_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::open(dir.path().join("jobs.redb")).unwrap();
+        for id in 1..=5 {
+            let mut j = job(id, id * 4, id * 4 + 4);
+            j.state = if id <= 3 {
+                JobState::Committed
+            } else {
+                JobState::Proving
+            };
+            store.put(&j).unwrap();
+        }
+        let open = store.open_jobs().unwrap();
+        assert_eq!(open.iter().map(|j| j.id).collect::<Vec<_>>(), [4, 5]);
+        // A given-up job after an open one is still listed (callers filter).
+        let mut given_up = job(6, 24, 28);
+        given_up.state = JobState::Failed;
+        store.put(&given_up).unwrap();
+        let mut four = store.job(4).unwrap().unwrap();
+        four.state = JobState::Committed;
+        store.put(&four).unwrap();
+        let open = store.open_jobs().unwrap();
+        assert_eq!(open.iter().map(|j| j.id).collect::<Vec<_>>(), [5, 6]);
+        assert_eq!(store.open_jobs().unwrap().len(), 2, "the skip was kept");
+        let counts = store.counts().unwrap();
+        assert_eq!(counts.get("committed"), Some(&4));
+        assert_eq!(counts.get("proving"), Some(&1));
+        assert_eq!(counts.get("failed"), Some(&1));
     }
 }

@@ -363,7 +363,7 @@ impl Daemon {
         }
         // Work that was in memory when the process stopped is redone:
         // a job without its proof goes back to pending.
-        for mut job in daemon.jobs.jobs()? {
+        for mut job in daemon.jobs.open_jobs()? {
             let lost_work = matches!(job.state, JobState::Witness | JobState::Proving)
                 || (job.state == JobState::Failed && job.retry_at.is_some() && job.msg.is_empty());
             if lost_work {
@@ -593,7 +593,7 @@ impl Daemon {
         let settled = view.queue.settled_up_to;
         let now = unix_now();
         let mut reset = false;
-        for mut job in self.jobs.jobs()? {
+        for mut job in self.jobs.open_jobs()? {
             if job.state.is_final(job.retry_at) {
                 continue;
             }
@@ -675,7 +675,7 @@ impl Daemon {
         self.spec_end = view.queue.settled_up_to;
         self.spec_queue_hash = view.queue.settled_hash.clone();
         let mut broken = false;
-        for mut job in self.jobs.jobs()? {
+        for mut job in self.jobs.open_jobs()? {
             if job.state.is_final(job.retry_at) || job.end <= view.queue.settled_up_to {
                 continue;
             }
@@ -698,7 +698,7 @@ impl Daemon {
                 }
                 // The ledger may be half-advanced: start over with nothing
                 // in flight.
-                for mut other in self.jobs.jobs()? {
+                for mut other in self.jobs.open_jobs()? {
                     if !other.state.is_final(other.retry_at) && other.end > view.queue.settled_up_to
                     {
                         self.give_up(&mut other, "a batch before it no longer follows the chain's state; its requests are planned again")?;
@@ -753,7 +753,7 @@ impl Daemon {
     /// Cuts and executes batches while the pipeline has room.
     fn plan(&mut self, view: &ChainView) -> anyhow::Result<()> {
         loop {
-            let all = self.jobs.jobs()?;
+            let all = self.jobs.open_jobs()?;
             let in_flight = all
                 .iter()
                 .filter(|j| !j.state.is_final(j.retry_at) && j.end > view.queue.settled_up_to)
@@ -941,7 +941,7 @@ impl Daemon {
         let settled = view.queue.settled_up_to;
         let Some(mut job) = self
             .jobs
-            .jobs()?
+            .open_jobs()?
             .into_iter()
             .find(|j| !j.state.is_final(j.retry_at) && j.start == settled)
         else {
@@ -1072,8 +1072,7 @@ impl Daemon {
 
     /// Status and gauges after a successful round.
     fn publish(&mut self, view: &ChainView) {
-        let jobs = self.jobs.jobs().unwrap_or_default();
-        let counts = jobs::count_by_state(&jobs);
+        let counts = self.jobs.counts().unwrap_or_default();
         for state in [
             "pending",
             "witness",
@@ -1105,7 +1104,10 @@ impl Daemon {
             .set(i64::try_from(lag_blocks).unwrap_or(i64::MAX));
         self.metrics.refusing.set(0);
         self.last_logged_refusal.clear();
-        let busy = jobs
+        let busy = self
+            .jobs
+            .open_jobs()
+            .unwrap_or_default()
             .iter()
             .any(|j| !j.state.is_final(j.retry_at) && j.end > view.queue.settled_up_to);
         let synced = self.replica.synced();
@@ -1121,10 +1123,7 @@ impl Daemon {
             s.replica_root = fr_to_hex(&p.root);
             s.replica_settled = p.settled_up_to;
         }
-        s.jobs = counts
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        s.jobs = counts;
     }
 }
 
