@@ -208,26 +208,71 @@ pub async fn wait_settled_up_to(
     }
 }
 
-/// The prover daemon's `/status` (JSON), from its API port.
-pub async fn prover_status(net: &TestNet) -> anyhow::Result<serde_json::Value> {
+/// `GET path` on the prover daemon's API; the body as JSON (status 200 only).
+async fn prover_get<T: serde::de::DeserializeOwned>(
+    net: &TestNet,
+    path: &str,
+) -> anyhow::Result<T> {
     let port = net
         .net
         .prover()
         .ok_or_else(|| anyhow::anyhow!("this localnet has no prover"))?
         .api_port;
-    let (code, body) = http_get(port, "/status").await?;
-    anyhow::ensure!(code == 200, "/status answered {code}: {body}");
+    let (code, body) = http_get(port, path).await?;
+    anyhow::ensure!(code == 200, "{path} answered {code}: {body}");
     Ok(serde_json::from_str(&body)?)
+}
+
+/// The prover daemon's `/status` (JSON).
+pub async fn prover_status(net: &TestNet) -> anyhow::Result<serde_json::Value> {
+    prover_get(net, "/status").await
 }
 
 /// The prover daemon's jobs (JSON list from `/jobs?limit=1000`).
 pub async fn prover_jobs(net: &TestNet) -> anyhow::Result<Vec<serde_json::Value>> {
-    let port = net
-        .net
-        .prover()
-        .ok_or_else(|| anyhow::anyhow!("this localnet has no prover"))?
-        .api_port;
-    let (code, body) = http_get(port, "/jobs?limit=1000").await?;
-    anyhow::ensure!(code == 200, "/jobs answered {code}: {body}");
-    Ok(serde_json::from_str(&body)?)
+    prover_get(net, "/jobs?limit=1000").await
+}
+
+/// One job of the prover daemon in full (`/jobs/{id}`).
+pub async fn prover_job(net: &TestNet, id: u64) -> anyhow::Result<serde_json::Value> {
+    prover_get(net, &format!("/jobs/{id}")).await
+}
+
+/// The queue range `[start, end)` of every verified result on `client`'s
+/// node (up to 100), by start; fails unless they tile the queue from 0 to
+/// `end` with no gap and no overlap (no request settled twice or skipped).
+pub async fn settled_ranges(
+    client: &HttpClient,
+    end: u64,
+) -> anyhow::Result<std::collections::BTreeMap<u64, u64>> {
+    use copro_coprocessor::record::pb;
+    let results: pb::QueryResultsResponse = copro_query(
+        client,
+        "Results",
+        pb::QueryResultsRequest {
+            from_height: 0,
+            pagination: Some(pb::PageRequest {
+                key: Vec::new(),
+                limit: 100,
+            }),
+        },
+    )
+    .await?;
+    let ranges: std::collections::BTreeMap<u64, u64> = results
+        .results
+        .iter()
+        .map(|r| (r.start_sequence, r.end_sequence))
+        .collect();
+    anyhow::ensure!(
+        ranges.len() == results.results.len(),
+        "two results start at the same request: {:?}",
+        results.results
+    );
+    let mut next = 0;
+    for (start, stop) in &ranges {
+        anyhow::ensure!(*start == next, "results do not tile the queue: {ranges:?}");
+        next = *stop;
+    }
+    anyhow::ensure!(next == end, "results end at {next}, not {end}: {ranges:?}");
+    Ok(ranges)
 }

@@ -6,12 +6,12 @@
 //! the queue without gap or overlap), and the batch whose proof landed while
 //! the prover was dead is recognised from chain state, not proved again.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use copro_coprocessor::record::pb;
 use copro_integration::{
-    TestNet, Wallet, any, copro_query, prover_jobs, prover_status, submit, wait_settled_up_to,
+    TestNet, Wallet, any, copro_query, prover_job, prover_jobs, prover_status, settled_ranges,
+    submit, wait_settled_up_to,
 };
 use copro_localnet::coprocessor::ensure_dev_keys;
 
@@ -30,14 +30,6 @@ async fn deposit_round(net: &TestNet, users: &[Wallet], amounts: &[u64]) -> anyh
         r?;
     }
     Ok(())
-}
-
-/// One job in full, from the prover's API.
-async fn job_json(net: &TestNet, id: u64) -> anyhow::Result<serde_json::Value> {
-    let port = net.net.prover().map(|p| p.api_port).unwrap_or_default();
-    let (code, body) = copro_integration::http_get(port, &format!("/jobs/{id}")).await?;
-    anyhow::ensure!(code == 200, "/jobs/{id}: {code} {body}");
-    Ok(serde_json::from_str(&body)?)
 }
 
 /// Waits until some job of the prover is in `state`; returns its id.
@@ -88,7 +80,7 @@ async fn a_prover_killed_mid_proof_settles_everything_exactly_once_after_restart
     // Kill 2: right after a proof was broadcast, before or just as it lands.
     deposit_round(&net, &users, &rounds[2]).await?;
     let submitted = wait_for_job_in(&net, "submitted").await?;
-    let before = job_json(&net, submitted).await?;
+    let before = prover_job(&net, submitted).await?;
     net.net.kill_prover()?;
     // The proof lands while the prover is dead.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -110,38 +102,14 @@ async fn a_prover_killed_mid_proof_settles_everything_exactly_once_after_restart
         assert_eq!(acc.account.unwrap_or_default().balance, want, "user {k}");
     }
     // The verified results tile the queue: no request settled twice.
-    let results: pb::QueryResultsResponse = copro_query(
-        &client,
-        "Results",
-        pb::QueryResultsRequest {
-            from_height: 0,
-            pagination: None,
-        },
-    )
-    .await?;
-    let ranges: BTreeMap<u64, u64> = results
-        .results
-        .iter()
-        .map(|r| (r.start_sequence, r.end_sequence))
-        .collect();
-    assert_eq!(
-        ranges.len(),
-        results.results.len(),
-        "two results start alike"
-    );
-    let mut next = 0;
-    for (start, end) in &ranges {
-        assert_eq!(*start, next, "{ranges:?}");
-        next = *end;
-    }
-    assert_eq!(next, 12);
+    let ranges = settled_ranges(&client, 12).await?;
 
     // The job broadcast before the kill is committed, recognised from the
     // chain: one result has exactly its range, and it was never proved
     // again (its proof is the one in the job store).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let job = loop {
-        let job = job_json(&net, submitted).await?;
+        let job = prover_job(&net, submitted).await?;
         if job["state"] == "committed" || tokio::time::Instant::now() > deadline {
             break job;
         }

@@ -249,24 +249,15 @@ mod tests {
         let store = Arc::new(JobStore::open(dir.path().join("jobs.redb")).unwrap());
         store
             .put(&Job {
-                id: 1,
-                start: 0,
-                end: 3,
                 state: JobState::Committed,
-                old_root: String::new(),
-                new_root: String::new(),
                 msg: "abcd".into(),
                 tx_hash: "FF".into(),
                 submitted_height: 5,
                 committed_height: 6,
                 attempts: 1,
-                reason: String::new(),
-                retry_at: None,
-                retry_state: None,
-                created_at: 1,
-                updated_at: 2,
                 witness_ms: 3,
                 proving_ms: 900,
+                ..Job::new(1, 0, 3, 1)
             })
             .unwrap();
         let status = Arc::new(RwLock::new(Status {

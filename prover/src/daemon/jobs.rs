@@ -138,6 +138,31 @@ pub struct Job {
 }
 
 impl Job {
+    /// A new `pending` job for requests `[start, end)`, created at `now`
+    /// (unix seconds).
+    pub fn new(id: u64, start: u64, end: u64, now: u64) -> Job {
+        Job {
+            id,
+            start,
+            end,
+            state: JobState::Pending,
+            old_root: String::new(),
+            new_root: String::new(),
+            msg: String::new(),
+            tx_hash: String::new(),
+            submitted_height: 0,
+            committed_height: 0,
+            attempts: 0,
+            reason: String::new(),
+            retry_at: None,
+            retry_state: None,
+            created_at: now,
+            updated_at: now,
+            witness_ms: 0,
+            proving_ms: 0,
+        }
+    }
+
     /// The decoded proof message, once proved.
     pub fn submit_msg(&self) -> Option<pb::MsgSubmitProof> {
         if self.msg.is_empty() {
@@ -493,26 +518,7 @@ mod tests {
     use super::*;
 
     fn job(id: u64, start: u64, end: u64) -> Job {
-        Job {
-            id,
-            start,
-            end,
-            state: JobState::Pending,
-            old_root: String::new(),
-            new_root: String::new(),
-            msg: String::new(),
-            tx_hash: String::new(),
-            submitted_height: 0,
-            committed_height: 0,
-            attempts: 0,
-            reason: String::new(),
-            retry_at: None,
-            retry_state: None,
-            created_at: 1,
-            updated_at: 1,
-            witness_ms: 0,
-            proving_ms: 0,
-        }
+        Job::new(id, start, end, 1)
     }
 
     fn entry(sequence: u64) -> pb::QueueEntry {

@@ -795,27 +795,12 @@ impl Daemon {
                     {
                         return Ok(());
                     }
-                    let now = unix_now();
-                    let job = Job {
-                        id: self.jobs.next_id()?,
-                        start: self.spec_end,
-                        end: self.spec_end + n as u64,
-                        state: JobState::Pending,
-                        old_root: String::new(),
-                        new_root: String::new(),
-                        msg: String::new(),
-                        tx_hash: String::new(),
-                        submitted_height: 0,
-                        committed_height: 0,
-                        attempts: 0,
-                        reason: String::new(),
-                        retry_at: None,
-                        retry_state: None,
-                        created_at: now,
-                        updated_at: now,
-                        witness_ms: 0,
-                        proving_ms: 0,
-                    };
+                    let job = Job::new(
+                        self.jobs.next_id()?,
+                        self.spec_end,
+                        self.spec_end + n as u64,
+                        unix_now(),
+                    );
                     self.jobs.put(&job)?;
                     tracing::info!(
                         job = job.id,
