@@ -260,7 +260,12 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Run { config } => {
             let config = daemon::config::Config::load(&config)?;
-            tokio::runtime::Runtime::new()?.block_on(daemon::run(config, shutdown_signal()))
+            let runtime = tokio::runtime::Runtime::new()?;
+            let result = runtime.block_on(daemon::run(config, shutdown_signal()));
+            // A proof still running on a blocking thread is abandoned (its
+            // job restarts from the job store), not waited for.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            result
         }
         Command::Status { config, output } => operator::status(&config, output == Output::Json),
         Command::Jobs {
