@@ -126,6 +126,8 @@ pub struct Daemon {
     halted: Option<String>,
     last_trust_saved: u64,
     last_logged_refusal: String,
+    /// Queue entries below this sequence are in the job store already.
+    entries_stored_up_to: u64,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -356,6 +358,7 @@ impl Daemon {
             halted: None,
             last_trust_saved: 0,
             last_logged_refusal: String::new(),
+            entries_stored_up_to: 0,
             config,
         };
         if daemon.replica.synced().is_none() {
@@ -503,7 +506,18 @@ impl Daemon {
         }
         // The chain deletes settled entries: keep them before any proof
         // covering them can exist.
-        self.jobs.put_entries(&pending.value.entries)?;
+        // (Only the new ones: each write is a durable transaction.)
+        let fresh: Vec<pb::QueueEntry> = pending
+            .value
+            .entries
+            .iter()
+            .filter(|e| e.sequence >= self.entries_stored_up_to)
+            .cloned()
+            .collect();
+        self.jobs.put_entries(&fresh)?;
+        self.entries_stored_up_to = self
+            .entries_stored_up_to
+            .max(pending.value.state.next_sequence);
         let now = Instant::now();
         for e in &pending.value.entries {
             self.first_seen.entry(e.sequence).or_insert(now);
