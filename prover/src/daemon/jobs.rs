@@ -8,8 +8,10 @@
 //!                                  ↘ failed (reason; retried after a backoff, or given up) ↙
 //! ```
 //!
-//! Every transition is written before the daemon acts on it, so a restart
-//! (after a crash or SIGKILL at any moment) resumes from the file:
+//! Every transition is written as it happens (a proof is stored before it
+//! is broadcast; a kill between a broadcast and its record costs one more
+//! broadcast of the same proof), so a restart (after a crash or SIGKILL at
+//! any moment) resumes from the file:
 //! - a job whose range the chain has settled is `committed`, whatever
 //!   state it was left in (recognised from chain state, never resubmitted);
 //! - a `proved`/`submitted` job still holds its proof and is broadcast
