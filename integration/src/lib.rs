@@ -184,6 +184,22 @@ pub async fn copro_query<Req: prost::Message, Resp: prost::Message + Default>(
     Ok(Resp::decode(resp.value.as_slice())?)
 }
 
+/// The settled ledger balance of `address` on `client`'s node (0 for an
+/// account the ledger does not know).
+pub async fn ledger_balance(client: &HttpClient, address: &str) -> anyhow::Result<u64> {
+    use copro_coprocessor::record::pb;
+    let resp: pb::QueryLedgerAccountResponse = copro_query(
+        client,
+        "LedgerAccount",
+        pb::QueryLedgerAccountRequest {
+            address: address.to_string(),
+            prove: false,
+        },
+    )
+    .await?;
+    Ok(resp.account.unwrap_or_default().balance)
+}
+
 /// Waits until the request queue on `client`'s node is settled up to at
 /// least `sequence` (every request below it settled).
 pub async fn wait_settled_up_to(

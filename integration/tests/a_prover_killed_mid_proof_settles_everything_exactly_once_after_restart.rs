@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use copro_coprocessor::record::pb;
 use copro_integration::{
-    TestNet, Wallet, any, copro_query, prover_job, prover_jobs, prover_status, settled_ranges,
+    TestNet, Wallet, any, ledger_balance, prover_job, prover_jobs, prover_status, settled_ranges,
     submit, wait_settled_up_to,
 };
 use copro_localnet::coprocessor::ensure_dev_keys;
@@ -89,17 +89,9 @@ async fn a_prover_killed_mid_proof_settles_everything_exactly_once_after_restart
 
     // Exactly once: each user's ledger balance is the sum of their deposits.
     for (k, u) in users.iter().enumerate() {
-        let acc: pb::QueryLedgerAccountResponse = copro_query(
-            &client,
-            "LedgerAccount",
-            pb::QueryLedgerAccountRequest {
-                address: u.address.to_string(),
-                prove: false,
-            },
-        )
-        .await?;
+        let in_ledger = ledger_balance(&client, u.address.as_ref()).await?;
         let want: u64 = rounds.iter().map(|r| r[k]).sum();
-        assert_eq!(acc.account.unwrap_or_default().balance, want, "user {k}");
+        assert_eq!(in_ledger, want, "user {k}");
     }
     // The verified results tile the queue: no request settled twice.
     let ranges = settled_ranges(&client, 12).await?;

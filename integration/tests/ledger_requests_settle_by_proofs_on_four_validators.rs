@@ -19,7 +19,7 @@ use copro_coprocessor::requests::escrow_address;
 use copro_coprocessor::settle;
 use copro_integration::{
     SendTx, TestNet, Wallet, any, assert_same_app_hashes, copro_query as query, height, http_get,
-    submit,
+    ledger_balance, submit,
 };
 use copro_localnet::coprocessor::{DEV_BATCH, DEV_DEPTH, PROVER_KEY, ensure_dev_keys};
 use copro_localnet::wallet::{account_numbers, balance, broadcast_ok};
@@ -203,21 +203,8 @@ async fn ledger_requests_settle_by_proofs_on_four_validators() -> anyhow::Result
             .await?;
         let node = net.client(i);
         for (who, want) in [(&alice, 700), (&bob, 700), (&carol, 200)] {
-            let acc: pb::QueryLedgerAccountResponse = query(
-                &node,
-                "LedgerAccount",
-                pb::QueryLedgerAccountRequest {
-                    address: who.address.to_string(),
-                    prove: false,
-                },
-            )
-            .await?;
-            assert_eq!(
-                acc.account.unwrap_or_default().balance,
-                want,
-                "node{i} {}",
-                who.address
-            );
+            let in_ledger = ledger_balance(&node, who.address.as_ref()).await?;
+            assert_eq!(in_ledger, want, "node{i} {}", who.address);
         }
         let escrow = escrow_address()
             .to_string()

@@ -14,7 +14,7 @@ use std::time::Duration;
 use copro_coprocessor::record::pb;
 use copro_coprocessor::requests::escrow_address;
 use copro_integration::{
-    TestNet, any, assert_same_app_hashes, copro_query, height, http_get, prover_jobs,
+    TestNet, any, assert_same_app_hashes, height, http_get, ledger_balance, prover_jobs,
     prover_status, settled_ranges, submit, wait_settled_up_to,
 };
 use copro_localnet::coprocessor::{PROVER_KEY, ensure_dev_keys};
@@ -117,18 +117,9 @@ async fn the_prover_daemon_settles_requests_of_several_users_on_every_validator(
             .await?;
         let node = net.client(i);
         for (k, u) in users.iter().enumerate() {
-            let acc: pb::QueryLedgerAccountResponse = copro_query(
-                &node,
-                "LedgerAccount",
-                pb::QueryLedgerAccountRequest {
-                    address: u.address.to_string(),
-                    prove: false,
-                },
-            )
-            .await?;
+            let in_ledger = ledger_balance(&node, u.address.as_ref()).await?;
             assert_eq!(
-                acc.account.unwrap_or_default().balance,
-                ledger[k],
+                in_ledger, ledger[k],
                 "node{i}: {}'s ledger balance",
                 names[k]
             );

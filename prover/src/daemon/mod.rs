@@ -42,9 +42,9 @@ use bellman::groth16;
 use bls12_381::Bls12;
 use copro_circuits::encoding::vk_hash;
 use copro_circuits::field::{Fr, fr_to_hex};
-use copro_circuits::smt::{Arity, TreeConfig};
-use copro_circuits::transfer::{Account, TransferParams};
-use copro_coprocessor::record::{circuit_entry, fr_of, pb};
+use copro_circuits::smt::{Arity, NodeStore, TreeConfig};
+use copro_circuits::transfer::{Account, Ledger, TransferOutcome, TransferParams};
+use copro_coprocessor::record::{circuit_entry, fr_bytes, fr_of, pb};
 use copro_coprocessor::{CODESPACE, CoproCode, settle, state_key};
 use ff::Field;
 use prost::Message;
@@ -575,18 +575,10 @@ impl Daemon {
         write(&self.status).state = "syncing".into();
         let mut ledger = self.replica.speculative()?;
         for chunk in entries.chunks(self.params.batch_size) {
-            let batch = chunk
-                .iter()
-                .map(circuit_entry)
-                .collect::<Result<Vec<_>, _>>()?;
-            let (outcome, _) = copro_circuits::transfer::execute(
-                &self.params,
-                self.config.chain_id.as_bytes(),
-                &mut ledger,
-                Fr::ZERO,
-                &batch,
-            )
-            .map_err(|e| anyhow::anyhow!("re-executing settled requests: {e}"))?;
+            // The queue hash only feeds the public input, not the state.
+            let outcome = self
+                .execute_entries(&mut ledger, Fr::ZERO, chunk)
+                .context("re-executing settled requests")?;
             self.replica.apply_deltas(&outcome.deltas)?;
         }
         self.replica
@@ -738,30 +730,43 @@ impl Daemon {
         let Some(entries) = self.jobs.entries(job.start, job.end)? else {
             return Ok(false);
         };
-        let Some(spec) = self.spec.as_mut() else {
+        let Some(mut spec) = self.spec.take() else {
             return Ok(false);
         };
-        if root_hex(&copro_coprocessor::record::fr_bytes(&spec.root()?)) != job.old_root {
+        if fr_to_hex(&spec.root()?) != job.old_root {
+            self.spec = Some(spec);
             return Ok(false);
         }
+        let queue_before = fr_of(&self.spec_queue_hash, "queue hash")?;
+        let outcome = self.execute_entries(&mut spec, queue_before, &entries);
+        self.spec = Some(spec);
+        let outcome = outcome.with_context(|| format!("re-executing job {}", job.id))?;
+        self.spec_end = job.end;
+        self.spec_queue_hash = fr_bytes(&outcome.public.queue_after);
+        Ok(fr_to_hex(&outcome.public.new_root) == job.new_root)
+    }
+
+    /// Runs queue entries natively over `ledger` (no proof): how the
+    /// replica catches up and how in-flight jobs are replayed.
+    fn execute_entries<S: NodeStore>(
+        &self,
+        ledger: &mut Ledger<S>,
+        queue_before: Fr,
+        entries: &[pb::QueueEntry],
+    ) -> anyhow::Result<TransferOutcome> {
         let batch = entries
             .iter()
             .map(circuit_entry)
             .collect::<Result<Vec<_>, _>>()?;
-        let queue_before = fr_of(&self.spec_queue_hash, "queue hash")?;
         let (outcome, _) = copro_circuits::transfer::execute(
             &self.params,
             self.config.chain_id.as_bytes(),
-            spec,
+            ledger,
             queue_before,
             &batch,
         )
-        .map_err(|e| anyhow::anyhow!("re-executing job {}: {e}", job.id))?;
-        self.spec_end = job.end;
-        self.spec_queue_hash = copro_coprocessor::record::fr_bytes(&outcome.public.queue_after);
-        Ok(root_hex(&copro_coprocessor::record::fr_bytes(
-            &outcome.public.new_root,
-        )) == job.new_root)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(outcome)
     }
 
     /// Cuts and executes batches while the pipeline has room.
@@ -867,8 +872,7 @@ impl Daemon {
             }
         };
         self.spec_end = job.end;
-        self.spec_queue_hash =
-            copro_coprocessor::record::fr_bytes(&executed.outcome.public.queue_after);
+        self.spec_queue_hash = fr_bytes(&executed.outcome.public.queue_after);
         job.old_root = root_hex(&executed.msg.old_root);
         job.new_root = root_hex(&executed.msg.new_root);
         let elapsed = started.elapsed();
@@ -979,7 +983,7 @@ impl Daemon {
                     ]
                     .iter()
                     .any(|c| *c as u32 == code);
-                let label = if code == submit::WRONG_SEQUENCE && codespace == "sdk" {
+                let label = if submit::is_wrong_sequence(&codespace, code) {
                     reason::SEQUENCE
                 } else if moved {
                     reason::SUPERSEDED

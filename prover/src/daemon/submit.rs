@@ -15,6 +15,11 @@ use super::config::Config;
 /// The `sdk` codespace's wrong-sequence code.
 pub const WRONG_SEQUENCE: u32 = 32;
 
+/// Whether a CheckTx refusal says the account sequence was wrong.
+pub fn is_wrong_sequence(codespace: &str, code: u32) -> bool {
+    code == WRONG_SEQUENCE && codespace == "sdk"
+}
+
 /// How a broadcast ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Broadcast {
@@ -144,7 +149,7 @@ impl Submitter {
             self.account = Some((account_number, sequence.saturating_add(1)));
             return Ok(Broadcast::Accepted(result.txhash));
         }
-        if result.code == WRONG_SEQUENCE && result.codespace == "sdk" {
+        if is_wrong_sequence(&result.codespace, result.code) {
             self.account = None;
         }
         Ok(Broadcast::Refused {
