@@ -1,0 +1,690 @@
+//! The node's gRPC server (`[grpc] address` in app.toml), the endpoint the
+//! Python and Go SDKs, wallets, explorers and `grpcurl` talk to.
+//!
+//! Every query method is the gRPC method path the [`crate::query`] route
+//! of `abci_query` already answers: the request body goes, unchanged, to
+//! [`query::handle`] on a snapshot of the store, so a query has one
+//! implementation and the two transports differ only in framing. Bodies are
+//! passed through as bytes ([`RawCodec`]); the modules decode and encode the
+//! protobuf messages themselves.
+//!
+//! | service | methods | answered by |
+//! |---|---|---|
+//! | `cosmos.auth.v1beta1.Query` | `Account` | the auth module |
+//! | `cosmos.bank.v1beta1.Query` | `Balance`, `AllBalances`, `SpendableBalances`, `TotalSupply`, `SupplyOf`, `Params`, `DenomMetadata` | the bank module |
+//! | `copro.coprocessor.v1.Query` | every method of `proto/copro/coprocessor/v1/query.proto` | the coprocessor module |
+//! | `cosmos.tx.v1beta1.Service` | `Simulate` | [`query`] |
+//! | `cosmos.tx.v1beta1.Service` | `BroadcastTx`, `GetTx`, `GetTxsEvent` | the node's CometBFT RPC |
+//! | `cosmos.base.tendermint.v1beta1.Service` | `GetNodeInfo`, `GetSyncing`, `GetLatestBlock`, `GetBlockByHeight` | the node's CometBFT RPC |
+//!
+//! Any other method answers `UNIMPLEMENTED`. The `x-cosmos-block-height`
+//! request header selects the state a query reads (absent or `0`: the
+//! latest committed state); the response carries the height actually read
+//! in the same header. Failures are gRPC statuses ([`status_of`]); request
+//! messages above [`MAX_REQUEST_BYTES`], header blocks above
+//! [`MAX_HEADER_BYTES`], connections above [`MAX_CONNECTIONS`] and streams
+//! above [`MAX_STREAMS_PER_CONNECTION`] are refused.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::{Buf, BufMut, Bytes};
+use copro_module::{Code, Registry};
+use copro_store::Storage;
+use cosmrs::proto::cosmos::base::abci::v1beta1::TxResponse;
+use cosmrs::proto::cosmos::base::query::v1beta1::PageResponse;
+use cosmrs::proto::cosmos::base::tendermint::v1beta1::{
+    GetBlockByHeightRequest, GetBlockByHeightResponse, GetLatestBlockResponse, GetNodeInfoResponse,
+    GetSyncingResponse, VersionInfo,
+};
+use cosmrs::proto::cosmos::tx::v1beta1::{
+    BroadcastMode, BroadcastTxRequest, BroadcastTxResponse, GetTxRequest, GetTxResponse,
+    GetTxsEventRequest, GetTxsEventResponse, OrderBy, Tx, TxRaw,
+};
+use futures::future::BoxFuture;
+use prost::Message;
+use tendermint::abci::Code as AbciCode;
+use tendermint::block::Height;
+use tendermint::v0_38::abci::request;
+use tendermint_rpc::{Client, HttpClient};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+use crate::query;
+
+/// The request header that selects the height a query reads (and the
+/// response header that reports it), as in the Cosmos SDK.
+pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
+/// Largest request message accepted (a tx is at most
+/// [`crate::tx::MAX_TX_BYTES`]; the rest is room for the envelope).
+pub const MAX_REQUEST_BYTES: usize = 2 * crate::tx::MAX_TX_BYTES;
+/// Largest response message sent (a block with its txs fits).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest HTTP/2 header block accepted.
+pub const MAX_HEADER_BYTES: u32 = 16 * 1024;
+/// Connections served at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Concurrent calls on one connection.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// Queries running on the store at once (each holds a blocking thread).
+pub const MAX_CONCURRENT_QUERIES: usize = 16;
+/// Most txs `GetTxsEvent` returns per page.
+pub const MAX_PAGE_LIMIT: u64 = 100;
+/// How long a call may wait for the node's CometBFT RPC.
+const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+
+const TX_SERVICE: &str = "/cosmos.tx.v1beta1.Service/";
+const TM_SERVICE: &str = "/cosmos.base.tendermint.v1beta1.Service/";
+const TX_TYPE_URL: &str = "/cosmos.tx.v1beta1.Tx";
+
+/// What one gRPC method is answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// A query path of [`query::handle`] (a module's or `Simulate`).
+    Query(&'static str),
+    /// `cosmos.tx.v1beta1.Service/BroadcastTx`.
+    BroadcastTx,
+    /// `cosmos.tx.v1beta1.Service/GetTx`.
+    GetTx,
+    /// `cosmos.tx.v1beta1.Service/GetTxsEvent`.
+    GetTxsEvent,
+    /// `cosmos.base.tendermint.v1beta1.Service/GetNodeInfo`.
+    GetNodeInfo,
+    /// `cosmos.base.tendermint.v1beta1.Service/GetSyncing`.
+    GetSyncing,
+    /// `cosmos.base.tendermint.v1beta1.Service/GetLatestBlock`.
+    GetLatestBlock,
+    /// `cosmos.base.tendermint.v1beta1.Service/GetBlockByHeight`.
+    GetBlockByHeight,
+}
+
+impl Method {
+    /// The method the HTTP/2 path `path` names, if this node serves it.
+    pub fn resolve(registry: &Registry, path: &str) -> Option<Self> {
+        if path == query::SIMULATE_PATH {
+            return Some(Self::Query(query::SIMULATE_PATH));
+        }
+        if let Some(p) = registry.query_paths().find(|p| *p == path) {
+            return Some(Self::Query(p));
+        }
+        if let Some(name) = path.strip_prefix(TX_SERVICE) {
+            return match name {
+                "BroadcastTx" => Some(Self::BroadcastTx),
+                "GetTx" => Some(Self::GetTx),
+                "GetTxsEvent" => Some(Self::GetTxsEvent),
+                _ => None,
+            };
+        }
+        match path.strip_prefix(TM_SERVICE)? {
+            "GetNodeInfo" => Some(Self::GetNodeInfo),
+            "GetSyncing" => Some(Self::GetSyncing),
+            "GetLatestBlock" => Some(Self::GetLatestBlock),
+            "GetBlockByHeight" => Some(Self::GetBlockByHeight),
+            _ => None,
+        }
+    }
+}
+
+/// What the server reads: the store, the modules and the node's CometBFT.
+pub struct Node {
+    storage: Storage,
+    registry: Registry,
+    rpc: HttpClient,
+    queries: Semaphore,
+}
+
+impl Node {
+    /// A node over `storage`, with CometBFT RPC at `rpc`.
+    pub fn new(storage: Storage, registry: Registry, rpc: HttpClient) -> Self {
+        Self {
+            storage,
+            registry,
+            rpc,
+            queries: Semaphore::new(MAX_CONCURRENT_QUERIES),
+        }
+    }
+}
+
+/// Binds the gRPC listener on `addr` (before CometBFT connects, so a
+/// taken port stops the node at once).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen for gRPC on {addr}: change [grpc] address in app.toml")
+    })?;
+    tracing::info!(%addr, "gRPC server listening");
+    Ok(listener)
+}
+
+/// Serves gRPC on an already bound `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    node: Arc<Node>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                        tracing::warn!(%peer, "refused a gRPC connection: {MAX_CONNECTIONS} are open");
+                        continue;
+                    };
+                    let node = Arc::clone(&node);
+                    tokio::spawn(async move {
+                        connection(stream, node).await;
+                        drop(slot);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a gRPC connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = &mut shutdown => return,
+        }
+    }
+}
+
+async fn connection(stream: tokio::net::TcpStream, node: Arc<Node>) {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let node = Arc::clone(&node);
+        async move { Ok::<_, Infallible>(dispatch(node, req).await) }
+    });
+    let result = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .max_header_list_size(MAX_HEADER_BYTES)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "gRPC connection ended");
+    }
+}
+
+async fn dispatch<B>(node: Arc<Node>, req: http::Request<B>) -> http::Response<tonic::body::Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let Some(method) = Method::resolve(&node.registry, req.uri().path()) else {
+        return Status::unimplemented(format!(
+            "this node does not serve the gRPC method {}",
+            req.uri().path()
+        ))
+        .into_http();
+    };
+    let mut grpc = tonic::server::Grpc::new(RawCodec)
+        .max_decoding_message_size(MAX_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_RESPONSE_BYTES);
+    grpc.unary(Handler { node, method }, req).await
+}
+
+/// Answers one call of `method`.
+#[derive(Clone)]
+struct Handler {
+    node: Arc<Node>,
+    method: Method,
+}
+
+impl tonic::codegen::Service<Request<Bytes>> for Handler {
+    type Response = Response<Bytes>;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<Response<Bytes>, Status>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Status>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        let node = Arc::clone(&self.node);
+        let method = self.method;
+        Box::pin(async move { node.call(method, req).await })
+    }
+}
+
+impl Node {
+    async fn call(
+        self: Arc<Self>,
+        method: Method,
+        req: Request<Bytes>,
+    ) -> Result<Response<Bytes>, Status> {
+        let height = requested_height(req.metadata())?;
+        let body = req.into_inner();
+        match method {
+            Method::Query(path) => {
+                let _permit = self
+                    .queries
+                    .acquire()
+                    .await
+                    .map_err(|_| Status::unavailable("the node is shutting down"))?;
+                let node = Arc::clone(&self);
+                let (value, read) =
+                    tokio::task::spawn_blocking(move || node.query(path, height, body))
+                        .await
+                        .map_err(|e| Status::internal(format!("query task failed: {e}")))??;
+                let mut resp = Response::new(value);
+                resp.metadata_mut()
+                    .insert(HEIGHT_HEADER, MetadataValue::from(read));
+                Ok(resp)
+            }
+            Method::BroadcastTx => self.broadcast_tx(&body).await.map(Response::new),
+            Method::GetTx => self.get_tx(&body).await.map(Response::new),
+            Method::GetTxsEvent => self.get_txs_event(&body).await.map(Response::new),
+            Method::GetNodeInfo => self.node_info().await.map(Response::new),
+            Method::GetSyncing => self.syncing().await.map(Response::new),
+            Method::GetLatestBlock => self.block(None).await.map(Response::new),
+            Method::GetBlockByHeight => {
+                let req = decode::<GetBlockByHeightRequest>(&body)?;
+                let h = u64::try_from(req.height)
+                    .ok()
+                    .filter(|h| *h > 0)
+                    .and_then(|h| Height::try_from(h).ok())
+                    .ok_or_else(|| {
+                        Status::invalid_argument(format!(
+                            "height {} is not a block height: ask for a height of 1 or more",
+                            req.height
+                        ))
+                    })?;
+                self.block(Some(h)).await.map(Response::new)
+            }
+        }
+    }
+
+    /// The shared query route, exactly as `abci_query` runs it.
+    fn query(
+        &self,
+        path: &'static str,
+        height: Height,
+        data: Bytes,
+    ) -> Result<(Bytes, u64), Status> {
+        let resp = query::handle(
+            &self.storage,
+            &self.registry,
+            request::Query {
+                data,
+                path: path.to_string(),
+                height,
+                prove: false,
+            },
+        );
+        if resp.code.is_err() {
+            return Err(status_of(&resp.codespace, resp.code, resp.log));
+        }
+        Ok((resp.value, resp.height.value()))
+    }
+
+    async fn rpc<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, tendermint_rpc::Error>>,
+    ) -> Result<T, Status> {
+        match tokio::time::timeout(RPC_TIMEOUT, call).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(rpc_status(what, &e.to_string())),
+            Err(_) => Err(Status::unavailable(format!(
+                "the node's CometBFT RPC did not answer {what} within {RPC_TIMEOUT:?}"
+            ))),
+        }
+    }
+
+    async fn broadcast_tx(&self, body: &[u8]) -> Result<Bytes, Status> {
+        let req = decode::<BroadcastTxRequest>(body)?;
+        if req.tx_bytes.is_empty() {
+            return Err(Status::invalid_argument(
+                "BroadcastTxRequest.tx_bytes is empty: send the encoded TxRaw",
+            ));
+        }
+        let tx = req.tx_bytes;
+        let r = match BroadcastMode::try_from(req.mode) {
+            Ok(BroadcastMode::Sync) => {
+                self.rpc("broadcast_tx_sync", self.rpc.broadcast_tx_sync(tx))
+                    .await?
+            }
+            Ok(BroadcastMode::Async) => {
+                let r = self
+                    .rpc("broadcast_tx_async", self.rpc.broadcast_tx_async(tx))
+                    .await?;
+                tendermint_rpc::endpoint::broadcast::tx_sync::Response {
+                    codespace: r.codespace,
+                    code: r.code,
+                    data: r.data,
+                    log: r.log,
+                    hash: r.hash,
+                }
+            }
+            _ => {
+                return Err(Status::invalid_argument(format!(
+                    "broadcast mode {} is not supported: use BROADCAST_MODE_SYNC (2) or \
+                     BROADCAST_MODE_ASYNC (3)",
+                    req.mode
+                )));
+            }
+        };
+        Ok(BroadcastTxResponse {
+            tx_response: Some(TxResponse {
+                txhash: r.hash.to_string(),
+                code: r.code.value(),
+                codespace: r.codespace,
+                raw_log: r.log,
+                data: hex::encode_upper(&r.data),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()
+        .into())
+    }
+
+    async fn get_tx(&self, body: &[u8]) -> Result<Bytes, Status> {
+        let req = decode::<GetTxRequest>(body)?;
+        let hash = tendermint::Hash::from_str(&req.hash.to_uppercase())
+            .ok()
+            .filter(|h| !matches!(h, tendermint::Hash::None))
+            .ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "'{}' is not a tx hash: give the 64 hex digits of its SHA-256",
+                    req.hash
+                ))
+            })?;
+        let r = self.rpc("tx", self.rpc.tx(hash, false)).await?;
+        let (tx, tx_response) = tx_response(r);
+        Ok(GetTxResponse {
+            tx,
+            tx_response: Some(tx_response),
+        }
+        .encode_to_vec()
+        .into())
+    }
+
+    async fn get_txs_event(&self, body: &[u8]) -> Result<Bytes, Status> {
+        let req = decode::<GetTxsEventRequest>(body)?;
+        #[allow(deprecated)]
+        let query = if req.query.is_empty() {
+            req.events.join(" AND ")
+        } else {
+            req.query.clone()
+        };
+        if query.is_empty() {
+            return Err(Status::invalid_argument(
+                "GetTxsEventRequest needs a query, e.g. \"message.sender='copro1...'\"",
+            ));
+        }
+        let query = tendermint_rpc::query::Query::from_str(&query).map_err(|e| {
+            Status::invalid_argument(format!("'{query}' is not a CometBFT event query: {e}"))
+        })?;
+        let limit = if req.limit == 0 {
+            MAX_PAGE_LIMIT
+        } else {
+            req.limit
+        };
+        if limit > MAX_PAGE_LIMIT {
+            return Err(Status::invalid_argument(format!(
+                "limit {limit} is above the maximum of {MAX_PAGE_LIMIT}"
+            )));
+        }
+        let page = if req.page == 0 { 1 } else { req.page };
+        let page = u32::try_from(page)
+            .map_err(|_| Status::invalid_argument(format!("page {page} is too large")))?;
+        let order = match OrderBy::try_from(req.order_by) {
+            Ok(OrderBy::Desc) => tendermint_rpc::Order::Descending,
+            _ => tendermint_rpc::Order::Ascending,
+        };
+        let per_page = u8::try_from(limit).unwrap_or(u8::MAX);
+        let r = self
+            .rpc(
+                "tx_search",
+                self.rpc.tx_search(query, false, page, per_page, order),
+            )
+            .await?;
+        let total = u64::from(r.total_count);
+        let (txs, tx_responses) = r
+            .txs
+            .into_iter()
+            .map(tx_response)
+            .unzip::<_, _, Vec<_>, Vec<_>>();
+        #[allow(deprecated)]
+        Ok(GetTxsEventResponse {
+            txs: txs.into_iter().map(Option::unwrap_or_default).collect(),
+            tx_responses,
+            pagination: Some(PageResponse {
+                next_key: Vec::new(),
+                total,
+            }),
+            total,
+        }
+        .encode_to_vec()
+        .into())
+    }
+
+    async fn node_info(&self) -> Result<Bytes, Status> {
+        let s = self.rpc("status", self.rpc.status()).await?;
+        let info = s.node_info;
+        let node_info = tendermint_proto::p2p::DefaultNodeInfo {
+            protocol_version: Some(tendermint_proto::p2p::ProtocolVersion {
+                p2p: info.protocol_version.p2p,
+                block: info.protocol_version.block,
+                app: info.protocol_version.app,
+            }),
+            default_node_id: info.id.to_string(),
+            listen_addr: info.listen_addr.to_string(),
+            network: info.network.to_string(),
+            version: info.version.to_string(),
+            channels: info.channels.to_string().into_bytes(),
+            moniker: info.moniker.to_string(),
+            other: Some(tendermint_proto::p2p::DefaultNodeInfoOther {
+                tx_index: match info.other.tx_index {
+                    tendermint::node::info::TxIndexStatus::On => "on".into(),
+                    tendermint::node::info::TxIndexStatus::Off => "off".into(),
+                },
+                rpc_address: info.other.rpc_address.to_string(),
+            }),
+        };
+        Ok(GetNodeInfoResponse {
+            default_node_info: Some(node_info),
+            application_version: Some(VersionInfo {
+                name: "copro".into(),
+                app_name: "coprod".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()
+        .into())
+    }
+
+    async fn syncing(&self) -> Result<Bytes, Status> {
+        let s = self.rpc("status", self.rpc.status()).await?;
+        Ok(GetSyncingResponse {
+            syncing: s.sync_info.catching_up,
+        }
+        .encode_to_vec()
+        .into())
+    }
+
+    async fn block(&self, height: Option<Height>) -> Result<Bytes, Status> {
+        let r = match height {
+            Some(h) => self.rpc("block", self.rpc.block(h)).await?,
+            None => self.rpc("block", self.rpc.latest_block()).await?,
+        };
+        let block_id = Some(r.block_id.into());
+        let block = Some(r.block.into());
+        Ok(match height {
+            Some(_) => GetBlockByHeightResponse {
+                block_id,
+                block,
+                sdk_block: None,
+            }
+            .encode_to_vec(),
+            None => GetLatestBlockResponse {
+                block_id,
+                block,
+                sdk_block: None,
+            }
+            .encode_to_vec(),
+        }
+        .into())
+    }
+}
+
+/// The height a call asks for: the `x-cosmos-block-height` header, or the
+/// latest (`0`) without it.
+pub fn requested_height(metadata: &tonic::metadata::MetadataMap) -> Result<Height, Status> {
+    let Some(value) = metadata.get(HEIGHT_HEADER) else {
+        return Ok(Height::from(0u32));
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .and_then(|h| Height::try_from(h).ok())
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "{HEIGHT_HEADER} header {value:?} is not a block height: give a decimal number \
+                 (0 or absent for the latest)"
+            ))
+        })
+}
+
+/// The gRPC status for a query that failed with ABCI `code` in `codespace`
+/// (the SDK's codes are in codespace `sdk`).
+pub fn status_of(codespace: &str, code: AbciCode, log: String) -> Status {
+    let sdk = |c: Code| codespace == "sdk" && code.value() == c.value();
+    if sdk(Code::KeyNotFound) || sdk(Code::UnknownAddress) {
+        Status::not_found(log)
+    } else if sdk(Code::Internal) {
+        Status::internal(log)
+    } else if sdk(Code::UnknownRequest) || sdk(Code::NotSupported) {
+        Status::unimplemented(log)
+    } else if sdk(Code::Unauthorized) {
+        Status::permission_denied(log)
+    } else if sdk(Code::InsufficientFunds) || sdk(Code::WrongSequence) || sdk(Code::OutOfGas) {
+        Status::failed_precondition(log)
+    } else {
+        Status::invalid_argument(log)
+    }
+}
+
+/// The gRPC status for a failed CometBFT RPC call.
+fn rpc_status(what: &str, error: &str) -> Status {
+    let message = format!("CometBFT RPC {what}: {error}");
+    if error.contains("not found") {
+        Status::not_found(message)
+    } else if error.contains("must be less than or equal to")
+        || error.contains("height must be greater than")
+        || error.contains("is not available")
+    {
+        Status::invalid_argument(message)
+    } else if error.contains("connection refused") || error.contains("error trying to connect") {
+        Status::unavailable(message)
+    } else {
+        Status::unknown(message)
+    }
+}
+
+fn decode<M: Message + Default>(body: &[u8]) -> Result<M, Status> {
+    M::decode(body).map_err(|e| {
+        Status::invalid_argument(format!(
+            "malformed {}: {e}",
+            std::any::type_name::<M>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("request")
+        ))
+    })
+}
+
+/// A committed tx as the SDK reports it: the decoded `Tx` (absent when its
+/// bytes are no `TxRaw`) and its `TxResponse`.
+fn tx_response(r: tendermint_rpc::endpoint::tx::Response) -> (Option<Tx>, TxResponse) {
+    let raw = r.tx;
+    let tx = TxRaw::decode(raw.as_slice()).ok().map(|raw| Tx {
+        body: Message::decode(raw.body_bytes.as_slice()).ok(),
+        auth_info: Message::decode(raw.auth_info_bytes.as_slice()).ok(),
+        signatures: raw.signatures,
+    });
+    let result = r.tx_result;
+    let events = result
+        .events
+        .iter()
+        .map(|e| tendermint_proto::abci::Event {
+            r#type: e.kind.clone(),
+            attributes: e
+                .attributes
+                .iter()
+                .map(|a| tendermint_proto::abci::EventAttribute {
+                    key: a.key_str().unwrap_or_default().to_string(),
+                    value: a.value_str().unwrap_or_default().to_string(),
+                    index: a.index(),
+                })
+                .collect(),
+        })
+        .collect::<Vec<_>>();
+    let resp = TxResponse {
+        height: i64::try_from(r.height.value()).unwrap_or(i64::MAX),
+        txhash: r.hash.to_string(),
+        codespace: result.codespace,
+        code: result.code.value(),
+        data: hex::encode_upper(&result.data),
+        raw_log: result.log,
+        logs: Vec::new(),
+        info: result.info,
+        gas_wanted: result.gas_wanted,
+        gas_used: result.gas_used,
+        tx: tx.as_ref().map(|tx| cosmrs::Any {
+            type_url: TX_TYPE_URL.to_string(),
+            value: tx.encode_to_vec(),
+        }),
+        timestamp: String::new(),
+        events,
+    };
+    (tx, resp)
+}
+
+/// Passes message bodies through as bytes: the query route decodes them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
