@@ -10,7 +10,8 @@
 //!
 //! | service | methods | answered by |
 //! |---|---|---|
-//! | `cosmos.auth.v1beta1.Query` | `Account` | the auth module |
+//! | `cosmos.auth.v1beta1.Query` | `Account`, `Accounts` | the auth module |
+//! | `cosmos.auth.v1beta1.Query` | `Params` | [`query`] |
 //! | `cosmos.bank.v1beta1.Query` | `Balance`, `AllBalances`, `SpendableBalances`, `TotalSupply`, `SupplyOf`, `Params`, `DenomMetadata` | the bank module |
 //! | `copro.coprocessor.v1.Query` | every method of `proto/copro/coprocessor/v1/query.proto` | the coprocessor module |
 //! | `cosmos.tx.v1beta1.Service` | `Simulate` | [`query`] |
@@ -108,8 +109,10 @@ pub enum Method {
 impl Method {
     /// The method the HTTP/2 path `path` names, if this node serves it.
     pub fn resolve(registry: &Registry, path: &str) -> Option<Self> {
-        if path == query::SIMULATE_PATH {
-            return Some(Self::Query(query::SIMULATE_PATH));
+        for own in [query::SIMULATE_PATH, query::AUTH_PARAMS_PATH] {
+            if path == own {
+                return Some(Self::Query(own));
+            }
         }
         if let Some(p) = registry.query_paths().find(|p| *p == path) {
             return Some(Self::Query(p));
@@ -686,5 +689,170 @@ impl Decoder for RawCodec {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
         Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_path_and_the_rpc_methods_resolve_and_nothing_else() {
+        let registry = crate::modules::registry();
+        for path in registry.query_paths() {
+            assert_eq!(Method::resolve(&registry, path), Some(Method::Query(path)));
+        }
+        assert_eq!(
+            Method::resolve(&registry, "/cosmos.bank.v1beta1.Query/Balance"),
+            Some(Method::Query("/cosmos.bank.v1beta1.Query/Balance"))
+        );
+        assert_eq!(
+            Method::resolve(&registry, query::SIMULATE_PATH),
+            Some(Method::Query(query::SIMULATE_PATH))
+        );
+        assert_eq!(
+            Method::resolve(&registry, "/cosmos.tx.v1beta1.Service/GetTx"),
+            Some(Method::GetTx)
+        );
+        assert_eq!(
+            Method::resolve(
+                &registry,
+                "/cosmos.base.tendermint.v1beta1.Service/GetLatestBlock"
+            ),
+            Some(Method::GetLatestBlock)
+        );
+        for unknown in [
+            query::STORE_KEY_PATH,
+            "/cosmos.staking.v1beta1.Query/Validators",
+            "/cosmos.tx.v1beta1.Service/GetBlockWithTxs",
+            "/cosmos.base.tendermint.v1beta1.Service/ABCIQuery",
+            "",
+            "/",
+        ] {
+            assert_eq!(Method::resolve(&registry, unknown), None, "{unknown}");
+        }
+    }
+
+    fn with_height(value: &str) -> tonic::metadata::MetadataMap {
+        let mut m = tonic::metadata::MetadataMap::new();
+        m.insert(HEIGHT_HEADER, value.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn the_height_header_is_a_decimal_height_or_absent() {
+        let none = tonic::metadata::MetadataMap::new();
+        assert_eq!(requested_height(&none).unwrap().value(), 0);
+        assert_eq!(requested_height(&with_height("42")).unwrap().value(), 42);
+        assert_eq!(requested_height(&with_height(" 7 ")).unwrap().value(), 7);
+        for bad in [
+            "-1",
+            "abc",
+            "1.5",
+            "",
+            "99999999999999999999",
+            &u64::MAX.to_string(),
+        ] {
+            let e = requested_height(&with_height(bad)).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}");
+            assert!(e.message().contains(HEIGHT_HEADER), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn abci_codes_map_to_grpc_statuses() {
+        let status = |space: &str, code: Code| {
+            status_of(space, AbciCode::from(code.value()), "x".into()).code()
+        };
+        assert_eq!(status("sdk", Code::KeyNotFound), tonic::Code::NotFound);
+        assert_eq!(status("sdk", Code::UnknownAddress), tonic::Code::NotFound);
+        assert_eq!(
+            status("sdk", Code::InvalidAddress),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            status("sdk", Code::InvalidHeight),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            status("sdk", Code::InvalidRequest),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            status("sdk", Code::UnknownRequest),
+            tonic::Code::Unimplemented
+        );
+        assert_eq!(status("sdk", Code::Internal), tonic::Code::Internal);
+        assert_eq!(
+            status("sdk", Code::InsufficientFunds),
+            tonic::Code::FailedPrecondition
+        );
+        // Another codespace's 22 is not the SDK's NotFound.
+        assert_eq!(
+            status("coprocessor", Code::KeyNotFound),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            status_of("sdk", AbciCode::from(22), "why".into()).message(),
+            "why"
+        );
+    }
+
+    #[test]
+    fn rpc_errors_map_to_statuses_that_say_what_failed() {
+        let s = rpc_status("tx", "tx (AB) not found");
+        assert_eq!(s.code(), tonic::Code::NotFound);
+        assert!(s.message().starts_with("CometBFT RPC tx: "));
+        assert_eq!(
+            rpc_status(
+                "block",
+                "height 99 must be less than or equal to the current blockchain height 5"
+            )
+            .code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            rpc_status("status", "error trying to connect: tcp connect error").code(),
+            tonic::Code::Unavailable
+        );
+        assert_eq!(rpc_status("status", "boom").code(), tonic::Code::Unknown);
+    }
+
+    #[test]
+    fn a_malformed_body_is_invalid_argument_naming_the_message() {
+        let e = decode::<GetTxRequest>(&[0xff, 0xff]).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().contains("GetTxRequest"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_committed_tx_is_reported_with_its_decoded_body() {
+        use cosmrs::proto::cosmos::tx::v1beta1::TxBody;
+        let body = TxBody {
+            memo: "hi".into(),
+            ..Default::default()
+        };
+        let raw = TxRaw {
+            body_bytes: body.encode_to_vec(),
+            auth_info_bytes: Vec::new(),
+            signatures: vec![vec![1; 64]],
+        };
+        let r: tendermint_rpc::endpoint::tx::Response = serde_json::from_value(serde_json::json!({
+            "hash": "AB".repeat(32),
+            "height": "7",
+            "index": 0,
+            "tx_result": {"code": 5, "codespace": "sdk", "log": "insufficient funds",
+                          "gas_wanted": "100", "gas_used": "60", "events": [
+                              {"type": "tx", "attributes": [{"key": "fee", "value": "1ucopro", "index": true}]}]},
+            "tx": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw.encode_to_vec()),
+        }))
+        .unwrap();
+        let (tx, resp) = tx_response(r);
+        assert_eq!(tx.unwrap().body.unwrap().memo, "hi");
+        assert_eq!((resp.height, resp.code, resp.gas_used), (7, 5, 60));
+        assert_eq!(resp.txhash, "AB".repeat(32));
+        assert_eq!(resp.raw_log, "insufficient funds");
+        assert_eq!(resp.events[0].attributes[0].value, "1ucopro");
+        assert_eq!(resp.tx.unwrap().type_url, TX_TYPE_URL);
     }
 }

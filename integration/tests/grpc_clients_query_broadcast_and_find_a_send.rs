@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use copro_coprocessor::record::pb;
 use copro_integration::{SendTx, TestNet, Wallet, account_numbers, copro_query};
 use cosmrs::proto::cosmos::auth::v1beta1::{
-    BaseAccount, QueryAccountRequest, query_client::QueryClient as AuthClient,
+    BaseAccount, QueryAccountRequest, QueryAccountsRequest,
+    QueryParamsRequest as AuthParamsRequest, query_client::QueryClient as AuthClient,
 };
 use cosmrs::proto::cosmos::bank::v1beta1::{
     QueryAllBalancesRequest, QueryBalanceRequest, QueryBalanceResponse, QueryDenomMetadataRequest,
@@ -112,6 +113,25 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
     assert_eq!(base.address, alice_addr);
     let (number, _) = account_numbers(&rpc, &alice.address).await?;
     assert_eq!(base.account_number, number);
+    let listed = auth
+        .accounts(QueryAccountsRequest { pagination: None })
+        .await?
+        .into_inner()
+        .accounts;
+    assert!(
+        listed
+            .iter()
+            .any(|a| BaseAccount::decode(a.value.as_slice()).is_ok_and(|b| b.address == alice_addr)),
+        "Accounts does not list alice"
+    );
+    let auth_params = auth
+        .params(AuthParamsRequest {})
+        .await?
+        .into_inner()
+        .params
+        .unwrap();
+    assert_eq!(auth_params.tx_sig_limit, 1);
+    assert_eq!(auth_params.max_memo_characters, 256);
 
     // bank: balance, all balances, spendable, supply, params, metadata.
     let resp = bank.balance(balance_req(&alice_addr)).await?;
