@@ -18,6 +18,10 @@
 //! | `cosmos.tx.v1beta1.Service` | `BroadcastTx`, `GetTx`, `GetTxsEvent` | the node's CometBFT RPC |
 //! | `cosmos.base.tendermint.v1beta1.Service` | `GetNodeInfo`, `GetSyncing`, `GetLatestBlock`, `GetBlockByHeight` | the node's CometBFT RPC |
 //!
+//! gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) describes
+//! the services whose `.proto` descriptors this node has: the coprocessor's
+//! and reflection's own (cosmos-sdk-proto ships no descriptors, so clients
+//! such as grpcurl need the Cosmos `.proto` files for the Cosmos services).
 //! Any other method answers `UNIMPLEMENTED`. The `x-cosmos-block-height`
 //! request header selects the state a query reads (absent or `0`: the
 //! latest committed state); the response carries the height actually read
@@ -47,6 +51,7 @@ use cosmrs::proto::cosmos::tx::v1beta1::{
     GetTxsEventRequest, GetTxsEventResponse, OrderBy, Tx, TxRaw,
 };
 use futures::future::BoxFuture;
+use hyper::body::Incoming;
 use prost::Message;
 use tendermint::abci::Code as AbciCode;
 use tendermint::block::Height;
@@ -135,23 +140,72 @@ impl Method {
     }
 }
 
+/// A whole gRPC service (reflection) behind one name.
+type WholeService = Arc<
+    dyn Fn(http::Request<Incoming>) -> BoxFuture<'static, http::Response<tonic::body::Body>>
+        + Send
+        + Sync,
+>;
+
+fn whole_service<S>(service: S) -> WholeService
+where
+    S: tonic::codegen::Service<
+            http::Request<Incoming>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    Arc::new(move |req| {
+        let mut service = service.clone();
+        Box::pin(async move {
+            match service.call(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            }
+        })
+    })
+}
+
+const REFLECTION_V1: &str = "/grpc.reflection.v1.ServerReflection/";
+const REFLECTION_V1ALPHA: &str = "/grpc.reflection.v1alpha.ServerReflection/";
+
 /// What the server reads: the store, the modules and the node's CometBFT.
 pub struct Node {
     storage: Storage,
     registry: Registry,
     rpc: HttpClient,
     queries: Semaphore,
+    reflection_v1: WholeService,
+    reflection_v1alpha: WholeService,
 }
 
 impl Node {
     /// A node over `storage`, with CometBFT RPC at `rpc`.
-    pub fn new(storage: Storage, registry: Registry, rpc: HttpClient) -> Self {
-        Self {
+    pub fn new(storage: Storage, registry: Registry, rpc: HttpClient) -> anyhow::Result<Self> {
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(copro_proto::FILE_DESCRIPTOR_SET)
+        };
+        Ok(Self {
             storage,
             registry,
             rpc,
             queries: Semaphore::new(MAX_CONCURRENT_QUERIES),
-        }
+            reflection_v1: whole_service(
+                reflection()
+                    .build_v1()
+                    .context("gRPC reflection (v1) over the coprocessor's descriptors")?,
+            ),
+            reflection_v1alpha: whole_service(
+                reflection()
+                    .build_v1alpha()
+                    .context("gRPC reflection (v1alpha) over the coprocessor's descriptors")?,
+            ),
+        })
     }
 }
 
@@ -213,11 +267,17 @@ async fn connection(stream: tokio::net::TcpStream, node: Arc<Node>) {
     }
 }
 
-async fn dispatch<B>(node: Arc<Node>, req: http::Request<B>) -> http::Response<tonic::body::Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError> + Send,
-{
+async fn dispatch(
+    node: Arc<Node>,
+    req: http::Request<Incoming>,
+) -> http::Response<tonic::body::Body> {
+    let path = req.uri().path();
+    if path.starts_with(REFLECTION_V1) {
+        return (node.reflection_v1)(req).await;
+    }
+    if path.starts_with(REFLECTION_V1ALPHA) {
+        return (node.reflection_v1alpha)(req).await;
+    }
     let Some(method) = Method::resolve(&node.registry, req.uri().path()) else {
         return Status::unimplemented(format!(
             "this node does not serve the gRPC method {}",

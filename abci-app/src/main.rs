@@ -946,7 +946,7 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
             storage.clone(),
             coprod::modules::registry(),
             rpc,
-        ));
+        )?);
         let listener = coprod::grpc::bind(grpc_addr).await?;
         tokio::spawn(coprod::grpc::run(listener, node, std::future::pending()));
     }

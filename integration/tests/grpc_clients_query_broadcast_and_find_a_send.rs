@@ -31,6 +31,10 @@ use cosmrs::proto::cosmos::tx::v1beta1::{
 use prost::Message;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 const DENOM: &str = "ucopro";
 const HEIGHT: &str = "x-cosmos-block-height";
@@ -226,6 +230,25 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
         copro_query(&rpc, "Params", pb::QueryParamsRequest {}).await?;
     assert_eq!(over_grpc, over_abci);
     assert!(over_grpc.params.is_some());
+
+    // Reflection lists the services this node has descriptors for.
+    let mut reflection = ServerReflectionClient::new(channel.clone());
+    let list = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let answer = reflection
+        .server_reflection_info(futures::stream::iter([list]))
+        .await?
+        .into_inner()
+        .message()
+        .await?
+        .unwrap();
+    let Some(MessageResponse::ListServicesResponse(services)) = answer.message_response else {
+        anyhow::bail!("reflection answered {answer:?}");
+    };
+    let names: Vec<_> = services.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"copro.coprocessor.v1.Query"), "{names:?}");
 
     // A send signed with cosmrs, simulated, broadcast and found over gRPC.
     let bob = Wallet::random()?;
