@@ -825,32 +825,22 @@ mod tests {
 
     #[test]
     fn abci_codes_map_to_grpc_statuses() {
+        let cases = [
+            (Code::KeyNotFound, tonic::Code::NotFound),
+            (Code::UnknownAddress, tonic::Code::NotFound),
+            (Code::InvalidAddress, tonic::Code::InvalidArgument),
+            (Code::InvalidHeight, tonic::Code::InvalidArgument),
+            (Code::InvalidRequest, tonic::Code::InvalidArgument),
+            (Code::UnknownRequest, tonic::Code::Unimplemented),
+            (Code::Internal, tonic::Code::Internal),
+            (Code::InsufficientFunds, tonic::Code::FailedPrecondition),
+        ];
         let status = |space: &str, code: Code| {
             status_of(space, AbciCode::from(code.value()), "x".into()).code()
         };
-        assert_eq!(status("sdk", Code::KeyNotFound), tonic::Code::NotFound);
-        assert_eq!(status("sdk", Code::UnknownAddress), tonic::Code::NotFound);
-        assert_eq!(
-            status("sdk", Code::InvalidAddress),
-            tonic::Code::InvalidArgument
-        );
-        assert_eq!(
-            status("sdk", Code::InvalidHeight),
-            tonic::Code::InvalidArgument
-        );
-        assert_eq!(
-            status("sdk", Code::InvalidRequest),
-            tonic::Code::InvalidArgument
-        );
-        assert_eq!(
-            status("sdk", Code::UnknownRequest),
-            tonic::Code::Unimplemented
-        );
-        assert_eq!(status("sdk", Code::Internal), tonic::Code::Internal);
-        assert_eq!(
-            status("sdk", Code::InsufficientFunds),
-            tonic::Code::FailedPrecondition
-        );
+        for (abci, grpc) in cases {
+            assert_eq!(status("sdk", abci), grpc, "{abci:?}");
+        }
         // Another codespace's 22 is not the SDK's NotFound.
         assert_eq!(
             status("coprocessor", Code::KeyNotFound),

@@ -49,14 +49,25 @@ pub fn balance<S: StateRead + ?Sized>(state: &S, data: &[u8]) -> Result<Vec<u8>,
     .encode_to_vec())
 }
 
+/// Every balance of the bech32 `address`, as protobuf coins.
+fn balances_of<S: StateRead + ?Sized>(
+    state: &S,
+    address: &str,
+) -> Result<Vec<cosmrs::proto::cosmos::base::v1beta1::Coin>, TxError> {
+    let address = Address::parse(address)?;
+    Ok(state
+        .balances(&address)?
+        .iter()
+        .map(Coin::to_proto)
+        .collect())
+}
+
 /// Answers `Query/AllBalances` (no pagination: every denom in one page).
 pub fn all_balances<S: StateRead + ?Sized>(state: &S, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req = QueryAllBalancesRequest::decode(data)
         .map_err(|e| bad_request("QueryAllBalancesRequest", e))?;
-    let address = Address::parse(&req.address)?;
-    let balances = state.balances(&address)?;
     Ok(QueryAllBalancesResponse {
-        balances: balances.iter().map(Coin::to_proto).collect(),
+        balances: balances_of(state, &req.address)?,
         pagination: None,
     }
     .encode_to_vec())
@@ -81,10 +92,8 @@ pub fn spendable_balances<S: StateRead + ?Sized>(
 ) -> Result<Vec<u8>, TxError> {
     let req = QuerySpendableBalancesRequest::decode(data)
         .map_err(|e| bad_request("QuerySpendableBalancesRequest", e))?;
-    let address = Address::parse(&req.address)?;
-    let balances = state.balances(&address)?;
     Ok(QuerySpendableBalancesResponse {
-        balances: balances.iter().map(Coin::to_proto).collect(),
+        balances: balances_of(state, &req.address)?,
         pagination: None,
     }
     .encode_to_vec())
