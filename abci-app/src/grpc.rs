@@ -47,8 +47,8 @@ use copro_store::Storage;
 use cosmrs::proto::cosmos::base::abci::v1beta1::TxResponse;
 use cosmrs::proto::cosmos::base::query::v1beta1::PageResponse;
 use cosmrs::proto::cosmos::base::tendermint::v1beta1::{
-    GetBlockByHeightRequest, GetBlockByHeightResponse, GetLatestBlockResponse, GetNodeInfoResponse,
-    GetSyncingResponse, VersionInfo,
+    Block as SdkBlock, GetBlockByHeightRequest, GetBlockByHeightResponse, GetLatestBlockResponse,
+    GetNodeInfoResponse, GetSyncingResponse, Header as SdkHeader, VersionInfo,
 };
 use cosmrs::proto::cosmos::tx::v1beta1::{
     BroadcastMode, BroadcastTxRequest, BroadcastTxResponse, GetTxRequest, GetTxResponse,
@@ -465,7 +465,8 @@ impl Node {
                 ))
             })?;
         let r = self.rpc("tx", self.rpc.tx(hash, false)).await?;
-        let (tx, tx_response) = tx_response(r);
+        let time = self.block_time(r.height).await?;
+        let (tx, tx_response) = tx_response(r, time);
         Ok(GetTxResponse {
             tx,
             tx_response: Some(tx_response),
@@ -515,11 +516,22 @@ impl Node {
             )
             .await?;
         let total = u64::from(r.total_count);
-        let (txs, tx_responses) = r
-            .txs
-            .into_iter()
-            .map(tx_response)
-            .unzip::<_, _, Vec<_>, Vec<_>>();
+        let mut times = std::collections::BTreeMap::new();
+        let mut txs = Vec::with_capacity(r.txs.len());
+        let mut tx_responses = Vec::with_capacity(r.txs.len());
+        for found in r.txs {
+            let time = match times.get(&found.height) {
+                Some(time) => String::clone(time),
+                None => {
+                    let time = self.block_time(found.height).await?;
+                    times.insert(found.height, time.clone());
+                    time
+                }
+            };
+            let (tx, resp) = tx_response(found, time);
+            txs.push(tx);
+            tx_responses.push(resp);
+        }
         #[allow(deprecated)]
         Ok(GetTxsEventResponse {
             txs: txs.into_iter().map(Option::unwrap_or_default).collect(),
@@ -579,28 +591,71 @@ impl Node {
         .into())
     }
 
+    /// The time of block `height`, RFC 3339.
+    async fn block_time(&self, height: Height) -> Result<String, Status> {
+        let header = self.rpc("header", self.rpc.header(height)).await?;
+        Ok(header.header.time.to_rfc3339())
+    }
+
     async fn block(&self, height: Option<Height>) -> Result<Bytes, Status> {
         let r = match height {
             Some(h) => self.rpc("block", self.rpc.block(h)).await?,
             None => self.rpc("block", self.rpc.latest_block()).await?,
         };
         let block_id = Some(r.block_id.into());
-        let block = Some(r.block.into());
+        let raw: tendermint_proto::types::Block = r.block.into();
+        let sdk_block = Some(sdk_block(raw.clone()));
+        let block = Some(raw);
         Ok(match height {
             Some(_) => GetBlockByHeightResponse {
                 block_id,
                 block,
-                sdk_block: None,
+                sdk_block,
             }
             .encode_to_vec(),
             None => GetLatestBlockResponse {
                 block_id,
                 block,
-                sdk_block: None,
+                sdk_block,
             }
             .encode_to_vec(),
         }
         .into())
+    }
+}
+
+/// The block as the SDK reports it since v0.47 (`sdk_block`): the proposer
+/// as a bech32 consensus address (`coprovalcons1...`) instead of bytes.
+fn sdk_block(raw: tendermint_proto::types::Block) -> SdkBlock {
+    let header = raw.header.map(|h| {
+        let proposer = cosmrs::AccountId::new(
+            &format!("{}valcons", copro_module::address::BECH32_PREFIX),
+            &h.proposer_address,
+        )
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+        SdkHeader {
+            version: h.version,
+            chain_id: h.chain_id,
+            height: h.height,
+            time: h.time,
+            last_block_id: h.last_block_id,
+            last_commit_hash: h.last_commit_hash,
+            data_hash: h.data_hash,
+            validators_hash: h.validators_hash,
+            next_validators_hash: h.next_validators_hash,
+            consensus_hash: h.consensus_hash,
+            app_hash: h.app_hash,
+            last_results_hash: h.last_results_hash,
+            evidence_hash: h.evidence_hash,
+            proposer_address: proposer,
+        }
+    });
+    SdkBlock {
+        header,
+        data: raw.data,
+        evidence: raw.evidence,
+        last_commit: raw.last_commit,
     }
 }
 
@@ -672,8 +727,12 @@ fn decode<M: Message + Default>(body: &[u8]) -> Result<M, Status> {
 }
 
 /// A committed tx as the SDK reports it: the decoded `Tx` (absent when its
-/// bytes are no `TxRaw`) and its `TxResponse`.
-fn tx_response(r: tendermint_rpc::endpoint::tx::Response) -> (Option<Tx>, TxResponse) {
+/// bytes are no `TxRaw`) and its `TxResponse`, stamped with the time of its
+/// block (RFC 3339).
+fn tx_response(
+    r: tendermint_rpc::endpoint::tx::Response,
+    timestamp: String,
+) -> (Option<Tx>, TxResponse) {
     let raw = r.tx;
     let tx = TxRaw::decode(raw.as_slice()).ok().map(|raw| Tx {
         body: Message::decode(raw.body_bytes.as_slice()).ok(),
@@ -712,7 +771,7 @@ fn tx_response(r: tendermint_rpc::endpoint::tx::Response) -> (Option<Tx>, TxResp
             type_url: TX_TYPE_URL.to_string(),
             value: tx.encode_to_vec(),
         }),
-        timestamp: String::new(),
+        timestamp,
         events,
     };
     (tx, resp)
@@ -901,12 +960,33 @@ mod tests {
             "tx": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw.encode_to_vec()),
         }))
         .unwrap();
-        let (tx, resp) = tx_response(r);
+        let (tx, resp) = tx_response(r, "2026-01-02T03:04:05Z".into());
         assert_eq!(tx.unwrap().body.unwrap().memo, "hi");
+        assert_eq!(resp.timestamp, "2026-01-02T03:04:05Z");
         assert_eq!((resp.height, resp.code, resp.gas_used), (7, 5, 60));
         assert_eq!(resp.txhash, "AB".repeat(32));
         assert_eq!(resp.raw_log, "insufficient funds");
         assert_eq!(resp.events[0].attributes[0].value, "1ucopro");
         assert_eq!(resp.tx.unwrap().type_url, TX_TYPE_URL);
+    }
+
+    #[test]
+    fn the_sdk_block_names_the_proposer_by_its_consensus_address() {
+        let raw = tendermint_proto::types::Block {
+            header: Some(tendermint_proto::types::Header {
+                chain_id: "c".into(),
+                height: 9,
+                app_hash: vec![7; 32],
+                proposer_address: vec![1; 20],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let header = sdk_block(raw).header.unwrap();
+        assert_eq!((header.chain_id.as_str(), header.height), ("c", 9));
+        assert_eq!(header.app_hash, vec![7; 32]);
+        let id: cosmrs::AccountId = header.proposer_address.parse().unwrap();
+        assert_eq!(id.prefix(), "coprovalcons");
+        assert_eq!(id.to_bytes(), vec![1; 20]);
     }
 }

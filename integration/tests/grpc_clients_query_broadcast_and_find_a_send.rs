@@ -212,6 +212,13 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
     let header = latest.block.unwrap().header.unwrap();
     assert_eq!(header.chain_id, net.chain_id());
     assert!(header.height >= 1);
+    let sdk_header = latest.sdk_block.unwrap().header.unwrap();
+    assert_eq!(sdk_header.height, header.height);
+    assert!(
+        sdk_header.proposer_address.starts_with("coprovalcons1"),
+        "{}",
+        sdk_header.proposer_address
+    );
     let first = tm
         .get_block_by_height(GetBlockByHeightRequest { height: 1 })
         .await?
@@ -293,6 +300,8 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
     assert_eq!(included.code, 0, "{}", included.raw_log);
     assert_eq!(included.txhash, sent.txhash);
     assert!(included.gas_used > 0 && included.height > 0);
+    tendermint::Time::parse_from_rfc3339(&included.timestamp)
+        .map_err(|e| anyhow::anyhow!("timestamp {:?}: {e}", included.timestamp))?;
     let body = found.tx.unwrap().body.unwrap();
     assert_eq!(body.messages[0].type_url, "/cosmos.bank.v1beta1.MsgSend");
     let by_event = txs
@@ -303,14 +312,12 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
         })
         .await?
         .into_inner();
-    assert!(
-        by_event
-            .tx_responses
-            .iter()
-            .any(|t| t.txhash == sent.txhash),
-        "GetTxsEvent did not find {}",
-        sent.txhash
-    );
+    let listed = by_event
+        .tx_responses
+        .iter()
+        .find(|t| t.txhash == sent.txhash)
+        .ok_or_else(|| anyhow::anyhow!("GetTxsEvent did not find {}", sent.txhash))?;
+    assert_eq!(listed.timestamp, included.timestamp);
 
     // The height header selects the state: bob had nothing before the block.
     let h = included.height;
