@@ -87,6 +87,10 @@ pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 pub const MAX_CONCURRENT_QUERIES: usize = 16;
 /// Most txs `GetTxsEvent` returns per page.
 pub const MAX_PAGE_LIMIT: u64 = 100;
+/// HTTP/2 ping interval on an open connection.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// A connection whose peer does not answer a ping within this is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a call may wait for the node's CometBFT RPC.
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -262,6 +266,10 @@ async fn connection(stream: tokio::net::TcpStream, node: Arc<Node>) {
         async move { Ok::<_, Infallible>(dispatch(node, req).await) }
     });
     let result = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .timer(hyper_util::rt::TokioTimer::new())
+        // Pings find peers that went away, so their slot is freed.
+        .keep_alive_interval(Some(KEEPALIVE_INTERVAL))
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .max_header_list_size(MAX_HEADER_BYTES)
         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

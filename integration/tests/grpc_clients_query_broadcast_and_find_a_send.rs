@@ -414,6 +414,18 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
     .unwrap_err();
     assert_eq!(e.code(), Code::Unimplemented, "{e:?}");
 
+    // HTTP/1 and garbage on the gRPC port close that connection only.
+    let port = net.net.state().nodes[0].ports.grpc;
+    for probe in [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], &[0xff; 4096][..]] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(probe).await?;
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the gRPC port kept a garbage connection open");
+    }
+
     // Still serving after all of that.
     assert_eq!(
         amount(bank.balance(balance_req(&bob_addr)).await?.get_ref()),
