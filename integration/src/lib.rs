@@ -24,7 +24,8 @@ pub struct TestNet {
 
 impl TestNet {
     /// Starts `validators` nodes whose ports begin at `base_port` (each test
-    /// uses its own range, so a slow port release cannot hit the next test).
+    /// uses its own range, so a slow port release cannot hit the next test;
+    /// keep it below 32768, where outgoing connections never take ports).
     /// No prover daemon runs: the test settles requests itself, if at all.
     pub async fn start(validators: usize, base_port: u16) -> anyhow::Result<Self> {
         Self::start_with(validators, base_port, false).await

@@ -94,7 +94,7 @@ impl Drop for HandStarted {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_node_is_reported_and_restarted_by_localnet() -> anyhow::Result<()> {
-    let mut net = TestNet::start(4, 36000).await?;
+    let mut net = TestNet::start(4, 28100).await?;
     let root = net.net.layout().root().to_path_buf();
     let is_running = |s: &NodeStatus| s.state == RunState::Running;
 

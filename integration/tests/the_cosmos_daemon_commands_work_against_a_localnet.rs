@@ -95,7 +95,7 @@ fn supply(c: &Client) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cosmos_daemon_commands_work_against_a_localnet() -> anyhow::Result<()> {
-    let mut net = TestNet::start(1, 38000).await?;
+    let mut net = TestNet::start(1, 28200).await?;
     let c = Client {
         bin: copro_localnet::process::find_binary("coprod")?,
         home: tempfile::Builder::new()
