@@ -19,6 +19,9 @@
 //!
 //! [metrics]
 //! address = ""           # e.g. "127.0.0.1:26660" serves Prometheus /metrics
+//!
+//! [grpc]
+//! address = "127.0.0.1:9090"   # empty: off (see `coprod::grpc`)
 //! ```
 
 use std::net::SocketAddr;
@@ -49,7 +52,22 @@ pub struct AppConfig {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// gRPC server (an app.toml without the section has it off).
+    #[serde(default)]
+    pub grpc: GrpcConfig,
 }
+
+/// `[grpc]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrpcConfig {
+    /// gRPC listen address, `HOST:PORT` (empty: off). Its tx and CometBFT
+    /// services call the node's CometBFT RPC at `[client] node`.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// Default gRPC address of a new home (the port Cosmos clients expect).
+pub const DEFAULT_GRPC_ADDRESS: &str = "127.0.0.1:9090";
 
 /// `[abci]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +124,9 @@ impl AppConfig {
                 level: "info".to_string(),
             },
             metrics: MetricsConfig::default(),
+            grpc: GrpcConfig {
+                address: DEFAULT_GRPC_ADDRESS.to_string(),
+            },
         }
     }
 
@@ -181,6 +202,10 @@ mod tests {
             text.contains("[abci]\naddress = \"tcp://127.0.0.1:26658\""),
             "{text}"
         );
+        assert!(
+            text.contains("[grpc]\naddress = \"127.0.0.1:9090\""),
+            "{text}"
+        );
         let back = AppConfig::load(dir.path()).unwrap();
         assert_eq!(back, cfg);
         assert_eq!(
@@ -188,6 +213,17 @@ mod tests {
             dir.path().join("data/coprod").join(STORE_FILE)
         );
         assert!(AppConfig::load(&dir.path().join("nope")).is_err());
+    }
+
+    #[test]
+    fn an_app_toml_without_a_grpc_section_has_grpc_off() {
+        let mut cfg = AppConfig::new("copro-1");
+        cfg.grpc = GrpcConfig::default();
+        let mut text = toml::to_string(&cfg).unwrap();
+        text = text.replace("[grpc]\naddress = \"\"\n", "");
+        assert!(!text.contains("grpc"), "{text}");
+        let back: AppConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back.grpc.address, "");
     }
 
     #[test]

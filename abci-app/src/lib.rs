@@ -15,7 +15,9 @@
 //! - [`config`], [`client_config`], [`keyring`], [`client`], [`txjson`]:
 //!   CLI support;
 //! - [`export`]: the state at a height as a genesis (`coprod export`);
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics;
+//! - [`grpc`]: the gRPC server (the same queries as [`query`], and the
+//!   tx and CometBFT services over the node's RPC).
 
 #![warn(missing_docs)]
 
@@ -24,6 +26,7 @@ pub mod client;
 pub mod client_config;
 pub mod config;
 pub mod export;
+pub mod grpc;
 pub mod keyring;
 pub mod metrics;
 pub mod modules;

@@ -938,6 +938,18 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
             }
         });
     }
+    if !config.grpc.address.is_empty() {
+        let grpc_addr =
+            parse_tcp_address(&config.grpc.address).context("app.toml [grpc] address")?;
+        let rpc = client::connect(&config.client.node).context("app.toml [client] node")?;
+        let node = std::sync::Arc::new(coprod::grpc::Node::new(
+            storage.clone(),
+            coprod::modules::registry(),
+            rpc,
+        )?);
+        let listener = coprod::grpc::bind(grpc_addr).await?;
+        tokio::spawn(coprod::grpc::run(listener, node, std::future::pending()));
+    }
     let app = App::new(storage, min_gas_price);
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

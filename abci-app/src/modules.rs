@@ -33,7 +33,7 @@ mod tests {
     use copro_module::Code;
 
     use super::*;
-    use crate::query::{SIMULATE_PATH, STORE_KEY_PATH};
+    use crate::query::{AUTH_PARAMS_PATH, SIMULATE_PATH, STORE_KEY_PATH};
 
     #[test]
     fn the_modules_register_without_conflicts_and_leave_coprods_own_routes_alone() {
@@ -52,7 +52,7 @@ mod tests {
         );
         assert!(
             r.query_paths()
-                .all(|p| p != SIMULATE_PATH && p != STORE_KEY_PATH)
+                .all(|p| p != SIMULATE_PATH && p != STORE_KEY_PATH && p != AUTH_PARAMS_PATH)
         );
         assert!(
             r.query_module("store").is_none(),

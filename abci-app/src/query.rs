@@ -14,6 +14,9 @@
 //! | `/cosmos.bank.v1beta1.Query/Balance` | `QueryBalanceRequest` | `QueryBalanceResponse` |
 //! | `/cosmos.bank.v1beta1.Query/AllBalances` | `QueryAllBalancesRequest` | `QueryAllBalancesResponse` (one page) |
 //! | `/cosmos.bank.v1beta1.Query/TotalSupply` | `QueryTotalSupplyRequest` | `QueryTotalSupplyResponse` (one page) |
+//! | `/cosmos.auth.v1beta1.Query/Accounts` | `QueryAccountsRequest` | `QueryAccountsResponse` (pages by `key` or `offset`, at most 100) |
+//! | `/cosmos.auth.v1beta1.Query/Params` | `QueryParamsRequest` | `QueryParamsResponse`: the tx rules of [`crate::tx`] (memo limit, one signature, gas per byte and per secp256k1 verification) |
+//! | `/cosmos.bank.v1beta1.Query/SpendableBalances`, `SupplyOf`, `Params`, `DenomMetadata` | the SDK's requests | the SDK's responses (no denom metadata: NotFound) |
 //! | `/cosmos.tx.v1beta1.Service/Simulate` | `SimulateRequest{tx_bytes}` | `SimulateResponse` (gas used, events); the signature is not checked, nor the sequence or the minimum fee |
 //! | `/store/key` | raw key bytes | raw value (empty if absent); with `prove`, `proof_ops` = one `ProofOp { type: "ics23:jmt", key, data: CommitmentProof }` (existence or non-existence) |
 
@@ -32,6 +35,9 @@ use crate::tx::{CheckedTx, Context, Mode, execute};
 
 /// Simulation path (cosmjs uses it for `fee: "auto"`).
 pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
+/// Auth parameters path: coprod's, since the rules it reports are those of
+/// coprod's tx pipeline.
+pub const AUTH_PARAMS_PATH: &str = "/cosmos.auth.v1beta1.Query/Params";
 /// Raw store read path.
 pub const STORE_KEY_PATH: &str = "/store/key";
 /// `ProofOp.type` of our ICS-23 proofs over the jmt (spec: `jmt::ics23_spec`).
@@ -93,6 +99,7 @@ fn answer(
     let data = req.data.as_ref();
     let value = match req.path.as_str() {
         SIMULATE_PATH => simulate(registry, &snapshot, data)?,
+        AUTH_PARAMS_PATH => auth_params(data)?,
         STORE_KEY_PATH => {
             if req.prove {
                 let (value, proof) = snapshot.get_with_proof(data)?;
@@ -117,7 +124,7 @@ fn answer(
             None => {
                 let supported = registry
                     .query_paths()
-                    .chain([SIMULATE_PATH, STORE_KEY_PATH])
+                    .chain([SIMULATE_PATH, AUTH_PARAMS_PATH, STORE_KEY_PATH])
                     .collect::<Vec<_>>();
                 return Err(TxError::new(
                     Code::UnknownRequest,
@@ -135,6 +142,28 @@ fn answer(
         height,
         ..Default::default()
     })
+}
+
+/// The auth parameters the SDK reports, as coprod enforces them.
+fn auth_params(data: &[u8]) -> Result<Vec<u8>, TxError> {
+    use cosmrs::proto::cosmos::auth::v1beta1::{Params, QueryParamsRequest, QueryParamsResponse};
+    QueryParamsRequest::decode(data).map_err(|e| {
+        TxError::new(
+            Code::InvalidRequest,
+            format!("malformed QueryParamsRequest: {e}"),
+        )
+    })?;
+    Ok(QueryParamsResponse {
+        params: Some(Params {
+            max_memo_characters: crate::tx::MAX_MEMO_BYTES as u64,
+            tx_sig_limit: 1,
+            tx_size_cost_per_byte: crate::tx::gas::PER_BYTE,
+            // Ed25519 account keys are not accepted at all.
+            sig_verify_cost_ed25519: 0,
+            sig_verify_cost_secp256k1: crate::tx::gas::SIG_VERIFY,
+        }),
+    }
+    .encode_to_vec())
 }
 
 /// Runs a tx on a scratch copy of the state and reports its gas and events.

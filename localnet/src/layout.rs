@@ -13,7 +13,7 @@ pub const DEFAULT_BASE_PORT: u16 = 26656;
 /// Distance between the port blocks of consecutive nodes.
 pub const PORT_STRIDE: u16 = 10;
 /// Ports a node uses out of its block.
-pub const PORTS_PER_NODE: u16 = 5;
+pub const PORTS_PER_NODE: u16 = 6;
 
 /// The ports of one node, all bound on 127.0.0.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,9 @@ pub struct NodePorts {
     pub cometbft_metrics: u16,
     /// coprod's Prometheus metrics.
     pub app_metrics: u16,
+    /// coprod's gRPC server (the Cosmos gRPC services).
+    #[serde(default)]
+    pub grpc: u16,
 }
 
 impl NodePorts {
@@ -47,12 +50,18 @@ impl NodePorts {
             abci: port(2),
             cometbft_metrics: port(3),
             app_metrics: port(4),
+            grpc: port(5),
         })
     }
 
     /// The RPC endpoint clients use.
     pub fn rpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.rpc)
+    }
+
+    /// The gRPC endpoint clients use.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc)
     }
 }
 
@@ -107,6 +116,7 @@ mod tests {
     fn node_zero_gets_the_usual_cosmos_ports() {
         let p = NodePorts::for_node(DEFAULT_BASE_PORT, 0).unwrap();
         assert_eq!((p.p2p, p.rpc, p.abci), (26656, 26657, 26658));
+        assert_eq!(p.grpc, 26661);
     }
 
     #[test]
@@ -114,8 +124,16 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for i in 0..16 {
             let p = NodePorts::for_node(DEFAULT_BASE_PORT, i).unwrap();
-            for port in [p.p2p, p.rpc, p.abci, p.cometbft_metrics, p.app_metrics] {
+            for port in [
+                p.p2p,
+                p.rpc,
+                p.abci,
+                p.cometbft_metrics,
+                p.app_metrics,
+                p.grpc,
+            ] {
                 assert!(seen.insert(port), "port {port} used twice");
+                assert!(port < NodePorts::for_node(DEFAULT_BASE_PORT, i + 1).unwrap().p2p);
             }
         }
     }
@@ -123,10 +141,7 @@ mod tests {
     #[test]
     fn ports_past_the_last_one_are_refused() {
         let last_fitting = u16::MAX - (PORTS_PER_NODE - 1);
-        assert_eq!(
-            NodePorts::for_node(last_fitting, 0).unwrap().app_metrics,
-            u16::MAX
-        );
+        assert_eq!(NodePorts::for_node(last_fitting, 0).unwrap().grpc, u16::MAX);
         assert!(NodePorts::for_node(last_fitting + 1, 0).is_err());
         assert!(NodePorts::for_node(60000, 1000).is_err());
     }

@@ -33,12 +33,13 @@ impl Module for Auth {
     }
 
     fn query_paths(&self) -> &'static [&'static str] {
-        &[query::ACCOUNT_PATH]
+        &[query::ACCOUNT_PATH, query::ACCOUNTS_PATH]
     }
 
     fn query(&self, path: &str, state: &dyn StateRead, data: &[u8]) -> Result<Vec<u8>, TxError> {
         match path {
             query::ACCOUNT_PATH => query::account(state, data),
+            query::ACCOUNTS_PATH => query::accounts(state, data),
             other => Err(TxError::new(
                 Code::UnknownRequest,
                 format!("module auth has no query path '{other}'"),

@@ -52,6 +52,10 @@ impl Module for Bank {
             query::BALANCE_PATH,
             query::ALL_BALANCES_PATH,
             query::TOTAL_SUPPLY_PATH,
+            query::SPENDABLE_BALANCES_PATH,
+            query::SUPPLY_OF_PATH,
+            query::PARAMS_PATH,
+            query::DENOM_METADATA_PATH,
         ]
     }
 
@@ -60,6 +64,10 @@ impl Module for Bank {
             query::BALANCE_PATH => query::balance(state, data),
             query::ALL_BALANCES_PATH => query::all_balances(state, data),
             query::TOTAL_SUPPLY_PATH => query::total_supply(state, data),
+            query::SPENDABLE_BALANCES_PATH => query::spendable_balances(state, data),
+            query::SUPPLY_OF_PATH => query::supply_of(state, data),
+            query::PARAMS_PATH => query::params(state, data),
+            query::DENOM_METADATA_PATH => query::denom_metadata(state, data),
             other => Err(TxError::new(
                 Code::UnknownRequest,
                 format!("module bank has no query path '{other}'"),

@@ -151,3 +151,72 @@ fn genesis_rejects_duplicates_and_bad_coins_and_sums_the_supply() {
         .collect();
     assert_eq!(supply, vec!["1stake", "12ucopro"]);
 }
+
+#[test]
+fn supply_of_spendable_params_and_metadata_answer_as_the_sdk_does() {
+    let (_dir, storage) = genesis_store();
+    let state = storage.latest_snapshot().unwrap();
+    let supply = |denom: &str| {
+        let resp = query::supply_of(
+            &state,
+            &bank::QuerySupplyOfRequest {
+                denom: denom.into(),
+            }
+            .encode_to_vec(),
+        )
+        .unwrap();
+        let coin = bank::QuerySupplyOfResponse::decode(resp.as_slice())
+            .unwrap()
+            .amount
+            .unwrap();
+        format!("{}{}", coin.amount, coin.denom)
+    };
+    assert_eq!(supply("ucopro"), "1000ucopro");
+    assert_eq!(supply("never"), "0never");
+    let e = query::supply_of(
+        &state,
+        &bank::QuerySupplyOfRequest { denom: "1x".into() }.encode_to_vec(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::InvalidCoins, "{e}");
+
+    let resp = query::spendable_balances(
+        &state,
+        &bank::QuerySpendableBalancesRequest {
+            address: addr("alice").to_string(),
+            pagination: None,
+        }
+        .encode_to_vec(),
+    )
+    .unwrap();
+    let spendable = bank::QuerySpendableBalancesResponse::decode(resp.as_slice()).unwrap();
+    assert_eq!(spendable.balances.len(), 2);
+    let e = query::spendable_balances(
+        &state,
+        &bank::QuerySpendableBalancesRequest {
+            address: "cosmos1nope".into(),
+            pagination: None,
+        }
+        .encode_to_vec(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::InvalidAddress, "{e}");
+
+    let resp = query::params(&state, &[]).unwrap();
+    let params = bank::QueryParamsResponse::decode(resp.as_slice())
+        .unwrap()
+        .params
+        .unwrap();
+    assert!(params.default_send_enabled);
+
+    let e = query::denom_metadata(
+        &state,
+        &bank::QueryDenomMetadataRequest {
+            denom: "ucopro".into(),
+        }
+        .encode_to_vec(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::KeyNotFound, "{e}");
+    assert!(query::denom_metadata(&state, &[0xff]).is_err());
+}
