@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Every error report at its longest (tendermint-rpc's then carry a stack
+# trace): what the nodes send to clients must stay short even so.
+export RUST_BACKTRACE=1
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

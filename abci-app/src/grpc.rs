@@ -407,7 +407,10 @@ impl Node {
     ) -> Result<T, Status> {
         match tokio::time::timeout(RPC_TIMEOUT, call).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(rpc_status(what, &e.to_string())),
+            Ok(Err(e)) => Err(rpc_status(
+                what,
+                &crate::report::report_head(&e.to_string()),
+            )),
             Err(_) => Err(Status::unavailable(format!(
                 "the node's CometBFT RPC did not answer {what} within {RPC_TIMEOUT:?}"
             ))),
@@ -689,6 +692,7 @@ pub fn requested_height(metadata: &tonic::metadata::MetadataMap) -> Result<Heigh
 /// The gRPC status for a query that failed with ABCI `code` in `codespace`
 /// (the SDK's codes are in codespace `sdk`).
 pub fn status_of(codespace: &str, code: AbciCode, log: String) -> Status {
+    let log = bounded(log);
     let sdk = |c: Code| codespace == "sdk" && code.value() == c.value();
     if sdk(Code::KeyNotFound) || sdk(Code::UnknownAddress) {
         Status::not_found(log)
@@ -707,7 +711,7 @@ pub fn status_of(codespace: &str, code: AbciCode, log: String) -> Status {
 
 /// The gRPC status for a failed CometBFT RPC call.
 fn rpc_status(what: &str, error: &str) -> Status {
-    let message = format!("CometBFT RPC {what}: {error}");
+    let message = bounded(format!("CometBFT RPC {what}: {error}"));
     if error.contains("not found") {
         Status::not_found(message)
     } else if error.contains("must be less than or equal to")
@@ -720,6 +724,24 @@ fn rpc_status(what: &str, error: &str) -> Status {
     } else {
         Status::unknown(message)
     }
+}
+
+/// Longest status message sent, in bytes: `grpc-message` travels in a
+/// header block, which clients cap at 16 KiB (hyper's default), and is
+/// percent-encoded on the way (up to three bytes per byte).
+pub const MAX_STATUS_MESSAGE_BYTES: usize = 1024;
+
+/// `message` cut to [`MAX_STATUS_MESSAGE_BYTES`] at a character boundary.
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_STATUS_MESSAGE_BYTES {
+        let mut end = MAX_STATUS_MESSAGE_BYTES - "…".len();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 fn decode<M: Message + Default>(body: &[u8]) -> Result<M, Status> {
@@ -937,6 +959,48 @@ mod tests {
             tonic::Code::Unavailable
         );
         assert_eq!(rpc_status("status", "boom").code(), tonic::Code::Unknown);
+    }
+
+    #[test]
+    fn an_rpc_error_report_loses_its_location_and_backtrace() {
+        // tendermint-rpc's Display of a "tx not found", RUST_BACKTRACE=1.
+        let mut report = String::from(
+            "response error\n\nCaused by:\n    Internal error: tx (48A1) not found (code: -32603)\n\n\
+             Location:\n    /registry/flex-error-0.4.4/src/tracer_impl/eyre.rs:10:9\n\n\
+             Stack backtrace:\n",
+        );
+        for frame in 0..400 {
+            report.push_str(&format!(
+                "  {frame}: some::deep::frame\n      at /src/x.rs:1:1\n"
+            ));
+        }
+        assert!(report.len() > 16 * 1024);
+        let head = crate::report::report_head(&report);
+        assert_eq!(
+            head,
+            "response error: Internal error: tx (48A1) not found (code: -32603)"
+        );
+        let s = rpc_status("tx", &head);
+        assert_eq!(s.code(), tonic::Code::NotFound);
+        assert!(!s.message().contains("backtrace") && !s.message().contains("Location"));
+        // A report without a trace stays whole.
+    }
+
+    #[test]
+    fn status_messages_are_cut_to_fit_a_header_block() {
+        let long = "é".repeat(5_000);
+        for s in [
+            rpc_status("tx", &long),
+            status_of("sdk", AbciCode::from(22), long.clone()),
+        ] {
+            assert!(
+                s.message().len() <= MAX_STATUS_MESSAGE_BYTES,
+                "{}",
+                s.message().len()
+            );
+            assert!(s.message().ends_with('…'));
+        }
+        assert_eq!(bounded("short".into()), "short");
     }
 
     #[test]

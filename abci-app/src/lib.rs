@@ -31,6 +31,7 @@ pub mod keyring;
 pub mod metrics;
 pub mod modules;
 pub mod query;
+pub mod report;
 pub mod server;
 pub mod service;
 pub mod sigcache;

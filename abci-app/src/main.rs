@@ -542,16 +542,15 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `e` and its causes, joined by ": ", each cut at its first blank line:
-/// tendermint-rpc's errors carry a report whose later paragraphs are a
-/// source location and, with `RUST_BACKTRACE` set, a stack trace.
+/// `e` and its causes, joined by ": ", each without the source location
+/// and stack trace that tendermint-rpc's error reports carry
+/// ([`coprod::report::report_head`]).
 fn error_message(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
-        let text = cause.to_string();
-        let head = text.split("\n\n").next().unwrap_or_default().trim();
-        if !head.is_empty() && parts.last().is_none_or(|last| last != head) {
-            parts.push(head.to_string());
+        let head = coprod::report::report_head(&cause.to_string());
+        if !head.is_empty() && parts.last().is_none_or(|last| *last != head) {
+            parts.push(head);
         }
     }
     parts.join(": ")
