@@ -22,6 +22,9 @@
 //!
 //! [grpc]
 //! address = "127.0.0.1:9090"   # empty: off (see `coprod::grpc`)
+//!
+//! [api]
+//! address = "127.0.0.1:1317"   # REST (LCD); empty: off (see `coprod::rest`)
 //! ```
 
 use std::net::SocketAddr;
@@ -55,7 +58,22 @@ pub struct AppConfig {
     /// gRPC server (an app.toml without the section has it off).
     #[serde(default)]
     pub grpc: GrpcConfig,
+    /// REST (LCD) server (an app.toml without the section has it off).
+    #[serde(default)]
+    pub api: ApiConfig,
 }
+
+/// `[api]`: the REST (LCD) endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiConfig {
+    /// REST listen address, `HOST:PORT` (empty: off). It answers through
+    /// the same handlers as the gRPC server.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// Default REST address of a new home (the port Cosmos clients expect).
+pub const DEFAULT_API_ADDRESS: &str = "127.0.0.1:1317";
 
 /// `[grpc]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +144,9 @@ impl AppConfig {
             metrics: MetricsConfig::default(),
             grpc: GrpcConfig {
                 address: DEFAULT_GRPC_ADDRESS.to_string(),
+            },
+            api: ApiConfig {
+                address: DEFAULT_API_ADDRESS.to_string(),
             },
         }
     }

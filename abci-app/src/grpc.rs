@@ -330,7 +330,14 @@ impl tonic::codegen::Service<Request<Bytes>> for Handler {
 }
 
 impl Node {
-    async fn call(
+    /// The modules whose queries this node answers.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Answers one call of `method` (the gRPC and REST transports' one
+    /// entry point).
+    pub(crate) async fn call(
         self: Arc<Self>,
         method: Method,
         req: Request<Bytes>,

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod modules;
 pub mod query;
 pub mod report;
+pub mod rest;
 pub mod server;
 pub mod service;
 pub mod sigcache;

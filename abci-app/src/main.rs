@@ -937,17 +937,29 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
             }
         });
     }
-    if !config.grpc.address.is_empty() {
-        let grpc_addr =
-            parse_tcp_address(&config.grpc.address).context("app.toml [grpc] address")?;
+    if !config.grpc.address.is_empty() || !config.api.address.is_empty() {
+        // One node answers both transports: REST calls go through the same
+        // handlers as gRPC calls.
         let rpc = client::connect(&config.client.node).context("app.toml [client] node")?;
         let node = std::sync::Arc::new(coprod::grpc::Node::new(
             storage.clone(),
             coprod::modules::registry(),
             rpc,
         )?);
-        let listener = coprod::grpc::bind(grpc_addr).await?;
-        tokio::spawn(coprod::grpc::run(listener, node, std::future::pending()));
+        if !config.grpc.address.is_empty() {
+            let grpc_addr =
+                parse_tcp_address(&config.grpc.address).context("app.toml [grpc] address")?;
+            let listener = coprod::grpc::bind(grpc_addr).await?;
+            let node = std::sync::Arc::clone(&node);
+            tokio::spawn(coprod::grpc::run(listener, node, std::future::pending()));
+        }
+        if !config.api.address.is_empty() {
+            let api_addr =
+                parse_tcp_address(&config.api.address).context("app.toml [api] address")?;
+            let router = coprod::rest::router(node)?;
+            let listener = coprod::rest::bind(api_addr).await?;
+            tokio::spawn(coprod::rest::run(listener, router));
+        }
     }
     let app = App::new(storage, min_gas_price);
     let shutdown = async {

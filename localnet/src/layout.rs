@@ -13,7 +13,7 @@ pub const DEFAULT_BASE_PORT: u16 = 26656;
 /// Distance between the port blocks of consecutive nodes.
 pub const PORT_STRIDE: u16 = 10;
 /// Ports a node uses out of its block.
-pub const PORTS_PER_NODE: u16 = 6;
+pub const PORTS_PER_NODE: u16 = 7;
 
 /// The ports of one node, all bound on 127.0.0.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub struct NodePorts {
     /// coprod's gRPC server (the Cosmos gRPC services).
     #[serde(default)]
     pub grpc: u16,
+    /// coprod's REST (LCD) server.
+    #[serde(default)]
+    pub api: u16,
 }
 
 impl NodePorts {
@@ -51,12 +54,18 @@ impl NodePorts {
             cometbft_metrics: port(3),
             app_metrics: port(4),
             grpc: port(5),
+            api: port(6),
         })
     }
 
     /// The RPC endpoint clients use.
     pub fn rpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.rpc)
+    }
+
+    /// The REST (LCD) endpoint clients use.
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api)
     }
 
     /// The gRPC endpoint clients use.
@@ -116,7 +125,7 @@ mod tests {
     fn node_zero_gets_the_usual_cosmos_ports() {
         let p = NodePorts::for_node(DEFAULT_BASE_PORT, 0).unwrap();
         assert_eq!((p.p2p, p.rpc, p.abci), (26656, 26657, 26658));
-        assert_eq!(p.grpc, 26661);
+        assert_eq!((p.grpc, p.api), (26661, 26662));
     }
 
     #[test]
@@ -131,6 +140,7 @@ mod tests {
                 p.cometbft_metrics,
                 p.app_metrics,
                 p.grpc,
+                p.api,
             ] {
                 assert!(seen.insert(port), "port {port} used twice");
                 assert!(port < NodePorts::for_node(DEFAULT_BASE_PORT, i + 1).unwrap().p2p);
@@ -141,7 +151,7 @@ mod tests {
     #[test]
     fn ports_past_the_last_one_are_refused() {
         let last_fitting = u16::MAX - (PORTS_PER_NODE - 1);
-        assert_eq!(NodePorts::for_node(last_fitting, 0).unwrap().grpc, u16::MAX);
+        assert_eq!(NodePorts::for_node(last_fitting, 0).unwrap().api, u16::MAX);
         assert!(NodePorts::for_node(last_fitting + 1, 0).is_err());
         assert!(NodePorts::for_node(60000, 1000).is_err());
     }

@@ -181,10 +181,11 @@ async fn run() -> anyhow::Result<()> {
             );
             for n in &net.state().nodes {
                 println!(
-                    "  {}  rpc {}  grpc 127.0.0.1:{}  p2p 127.0.0.1:{}  abci 127.0.0.1:{}  logs {}",
+                    "  {}  rpc {}  grpc 127.0.0.1:{}  rest {}  p2p 127.0.0.1:{}  abci 127.0.0.1:{}  logs {}",
                     n.name,
                     n.ports.rpc_url(),
                     n.ports.grpc,
+                    n.ports.api_url(),
                     n.ports.p2p,
                     n.ports.abci,
                     n.home.join("logs").display()

@@ -310,7 +310,7 @@ impl Localnet {
         for i in 0..opts.validators {
             let home = layout.node_home(i);
             let ports = NodePorts::for_node(opts.base_port, i)?;
-            for port in [ports.p2p, ports.rpc, ports.abci, ports.grpc] {
+            for port in [ports.p2p, ports.rpc, ports.abci, ports.grpc, ports.api] {
                 process::ensure_port_free(port)?;
             }
             let name = Layout::node_name(i);
@@ -956,5 +956,6 @@ fn configure_coprod(node: &NodeState, chain_id: &str) -> anyhow::Result<()> {
         doc["client"]["node"] = toml_edit::value(p.rpc_url());
         doc["metrics"]["address"] = toml_edit::value(format!("127.0.0.1:{}", p.app_metrics));
         doc["grpc"]["address"] = toml_edit::value(format!("127.0.0.1:{}", p.grpc));
+        doc["api"]["address"] = toml_edit::value(format!("127.0.0.1:{}", p.api));
     })
 }
