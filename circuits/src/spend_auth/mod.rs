@@ -73,9 +73,11 @@ pub fn is_on_curve(u: Fr, v: Fr) -> bool {
 }
 
 /// The spend-authorization generator `G` (see the module documentation for
-/// its derivation). Anyone can recompute it, so nobody knows its discrete
-/// logarithm with respect to any other point; we do not use Jubjub's
-/// built-in generator because its origin is not documented as a hash.
+/// its derivation). Anyone can recompute it from the domain string, so nobody
+/// chose it to know a discrete logarithm. Jubjub's `Group::generator` (8 times
+/// the point with the smallest `v`) would be as innocent; a generator of our
+/// own makes copro keys and signatures unrelated to those of any other Jubjub
+/// protocol (a secret reused elsewhere gives an unrelated public key here).
 pub fn generator() -> SubgroupPoint {
     static G: OnceLock<SubgroupPoint> = OnceLock::new();
     *G.get_or_init(derive_generator)
@@ -161,27 +163,29 @@ pub enum SpendAuthError {
     InvalidSignature,
 }
 
+/// Decodes a point encoding to a curve point, telling a non-canonical
+/// encoding (`v >= p`, or the sign bit set with `u = 0`, ZIP 216) from an
+/// encoding of no point at all.
+fn decode_affine(bytes: [u8; 32], role: PointRole) -> Result<AffinePoint, SpendAuthError> {
+    if let Some(p) = Option::<AffinePoint>::from(AffinePoint::from_bytes(bytes)) {
+        return Ok(p);
+    }
+    let mut v = bytes;
+    v[31] &= 0x7f;
+    let v_canonical = bool::from(Fr::from_bytes(&v).is_some());
+    let lenient =
+        Option::<AffinePoint>::from(AffinePoint::from_bytes_pre_zip216_compatibility(bytes));
+    Err(if !v_canonical || lenient.is_some() {
+        SpendAuthError::NonCanonicalPoint(role)
+    } else {
+        SpendAuthError::NotOnCurve(role)
+    })
+}
+
 /// Decodes a point that must be canonical, in the prime-order subgroup and not
 /// the identity.
 fn decode_point(bytes: [u8; 32], role: PointRole) -> Result<SubgroupPoint, SpendAuthError> {
-    let point = match Option::<AffinePoint>::from(AffinePoint::from_bytes(bytes)) {
-        Some(p) => p,
-        None => {
-            let mut v = bytes;
-            v[31] &= 0x7f;
-            // Tell `v >= p` and the `u = 0` sign-bit encodings (ZIP 216) apart
-            // from encodings of no point at all.
-            let v_canonical = bool::from(Fr::from_bytes(&v).is_some());
-            let lenient = Option::<AffinePoint>::from(
-                AffinePoint::from_bytes_pre_zip216_compatibility(bytes),
-            );
-            return Err(if !v_canonical || lenient.is_some() {
-                SpendAuthError::NonCanonicalPoint(role)
-            } else {
-                SpendAuthError::NotOnCurve(role)
-            });
-        }
-    };
+    let point = decode_affine(bytes, role)?;
     checked_subgroup_point(ExtendedPoint::from(point), role)
 }
 
@@ -437,13 +441,12 @@ impl Signature {
     }
 
     /// The circuit witness: `R`'s coordinates and `s`'s bytes as they are. Only
-    /// fails if `R` does not decode to a curve point; every other rule is
-    /// enforced by the circuit (so a bad signature gives an unsatisfied
-    /// constraint system, not a silently different statement).
+    /// fails if `R` is not a canonical encoding of a curve point; every other
+    /// rule is enforced by the circuit (so a bad signature gives an unsatisfied
+    /// constraint system, not a silently different statement). The prover
+    /// should still run [`PublicKey::verify`] first and refuse what it refuses.
     pub fn witness(&self) -> Result<gadget::SignatureWitness, SpendAuthError> {
-        let bytes = self.r_bytes();
-        let r = Option::<AffinePoint>::from(AffinePoint::from_bytes(bytes))
-            .ok_or(SpendAuthError::NotOnCurve(PointRole::Nonce))?;
+        let r = decode_affine(self.r_bytes(), PointRole::Nonce)?;
         Ok(gadget::SignatureWitness {
             r: (r.get_u(), r.get_v()),
             s: self.s_bytes(),

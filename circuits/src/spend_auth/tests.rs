@@ -101,6 +101,16 @@ fn generator_is_the_documented_hash_to_curve_point() {
 }
 
 #[test]
+fn subgroup_order_is_the_documented_r_j() {
+    let mut be = r_j_bytes();
+    be.reverse();
+    assert_eq!(
+        hex_bytes(&be),
+        "0e7db4ea6533afa906673b0101343b00a6682093ccc81082d0970e5ed6f72cb7"
+    );
+}
+
+#[test]
 fn edwards_d_is_jubjubs() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     for _ in 0..8 {
@@ -252,6 +262,10 @@ fn malformed_signatures_are_refused_with_their_reason() {
     signed_identity[31] |= 0x80;
     assert_eq!(
         verify(&with_r(&sig, signed_identity)),
+        Err(SpendAuthError::NonCanonicalPoint(PointRole::Nonce))
+    );
+    assert_eq!(
+        with_r(&sig, signed_identity).witness(),
         Err(SpendAuthError::NonCanonicalPoint(PointRole::Nonce))
     );
     // v >= p.
