@@ -561,7 +561,17 @@ fn spend_auth_figures() {
             base = base.double();
         }
     });
-    let rest = total - hash - fixed - variable;
+    let s_bits = count(&|cs| {
+        let bits: Vec<Lin> = (0..S_BITS)
+            .map(|i| alloc_bit(cs, &format!("s{i}"), None).unwrap())
+            .collect();
+        enforce_bits_below(cs, &bits, &r_j_bytes()).unwrap();
+    });
+    let c_bits = count(&|cs| {
+        let x = alloc(cs, 1);
+        field_bits_strict(cs, &x[0]).unwrap();
+    });
+    let rest = total - hash - fixed - variable - s_bits - c_bits;
 
     let tree = crate::smt::TreeConfig::PRODUCTION;
     let transfer = |batch_size| {
@@ -583,7 +593,9 @@ fn spend_auth_figures() {
     println!("    (plain double-and-add would be:           {plain_fixed})");
     println!("  variable-base [c]PK (2-bit windows, 255 bits): {variable}");
     println!("    (plain double-and-add would be:           {plain_variable})");
-    println!("  rest (s and c bits and ranges, R checks, R + [c]PK, equation): {rest}");
+    println!("  s: 256 bits and s < r_J:                    {s_bits}");
+    println!("  c: 255 bits, recomposition and c < p:       {c_bits}");
+    println!("  rest (PK and R on curve, R.u != 0, R + [c]PK, equation): {rest}");
     println!("transfer circuit v1, production tree: {per_entry} constraints per entry");
     println!(
         "  a signature adds {:.1}% to an entry",
@@ -597,5 +609,6 @@ fn spend_auth_figures() {
     assert_eq!(plain_variable, 13 * C_BITS - 11);
     assert!(plain_variable > variable);
     assert!(plain_fixed > fixed);
+    assert_eq!(rest, 3 + 4 + 6 + 2);
     assert!(total < 6_000, "signature verification grew to {total}");
 }
