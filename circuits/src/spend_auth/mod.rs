@@ -14,8 +14,8 @@
 //!   decodes and is not the identity (try-and-increment, as Sapling's
 //!   group hash, but with SHA-256).
 //! * Keys: secret `sk` a non-zero scalar, public `PK = [sk] G`, 32 bytes in
-//!   the standard Jubjub point encoding (`v` little-endian, sign of `u` in the
-//!   top bit).
+//!   the standard Jubjub point encoding (`v` little-endian, the low bit of `u`
+//!   in the top bit).
 //! * Challenge ([`challenge`]): `c = sponge(SPEND_AUTH, [chain, R.u, R.v,
 //!   PK.u, PK.v, m_1..m_n])` where `chain = hash_bytes(chain_id)` and `m` the
 //!   message's field elements; the integer `c < p` reduced mod `r_J` is the

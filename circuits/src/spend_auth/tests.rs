@@ -110,6 +110,35 @@ fn subgroup_order_is_the_documented_r_j() {
     );
 }
 
+/// A known-answer vector for other implementations (wallets); also in
+/// `docs/protocol.md`.
+#[test]
+fn known_answer_vector() {
+    let key = SpendingKey::from_seed(&[7u8; 32]).unwrap();
+    let msg = TransferMessage {
+        from_index: 1,
+        to_index: 2,
+        to_key: Fr::from(1002u64),
+        amount: 30,
+        nonce: 0,
+    };
+    let signed = SignedTransfer::sign(&key, b"copro-local-1", msg);
+    assert_eq!(
+        hex_bytes(&key.to_bytes()),
+        "515555908cf0ea136b8f3a6e1b86a6831c40dd801fd4586f4754b37a3063890a"
+    );
+    assert_eq!(
+        hex_bytes(&key.public_key().to_bytes()),
+        "eba1b6a29cd4a3d4be2d80046332bd780e08a8418352ce39f284b8878542a5d9"
+    );
+    assert_eq!(
+        hex_bytes(&signed.signature.to_bytes()),
+        "35223cec6aa1ecd8cf594647d52a1c0c1a3fe4cd38f6a55a15667aa62ec09c66\
+         e0a26cb1758d58c9cca7d15cb52f8f198c4196b32691a4115d3a43e60f610702"
+    );
+    assert_eq!(signed.verify(&key.public_key(), b"copro-local-1"), Ok(()));
+}
+
 #[test]
 fn edwards_d_is_jubjubs() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
