@@ -44,6 +44,9 @@ pub mod tags {
     /// Leaf of the chain's root-history accumulator:
     /// `hash2(ROOT_HISTORY, height, root)`.
     pub const ROOT_HISTORY: u64 = 8;
+    /// Spend-authorization signature challenge (sponge):
+    /// `sponge(SPEND_AUTH, [chain, R.u, R.v, PK.u, PK.v, msg...])`.
+    pub const SPEND_AUTH: u64 = 9;
 }
 
 /// x^5.
