@@ -536,24 +536,10 @@ async fn main() -> ExitCode {
     match run(&registry, &matches).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {}", error_message(&e));
+            eprintln!("Error: {}", coprod::report::error_chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// `e` and its causes, joined by ": ", each without the source location
-/// and stack trace that tendermint-rpc's error reports carry
-/// ([`coprod::report::report_head`]).
-fn error_message(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let head = coprod::report::report_head(&cause.to_string());
-        if !head.is_empty() && parts.last().is_none_or(|last| *last != head) {
-            parts.push(head);
-        }
-    }
-    parts.join(": ")
 }
 
 async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
@@ -2060,22 +2046,6 @@ mod tests {
         assert_eq!(v["app_version"], "1");
         assert_eq!(v["cometbft"], "0.38");
         assert_eq!(v["abci"], "2.0.0");
-    }
-
-    #[test]
-    fn error_messages_keep_every_cause_and_drop_reports_and_stack_traces() {
-        #[derive(Debug)]
-        struct Rpc;
-        impl std::fmt::Display for Rpc {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("HTTP error\n\nCaused by:\n  refused\n\nStack backtrace:\n  0: main")
-            }
-        }
-        impl std::error::Error for Rpc {}
-        let e = anyhow::Error::new(Rpc).context("cannot reach http://n:1");
-        assert_eq!(error_message(&e), "cannot reach http://n:1: HTTP error");
-        let e = anyhow::anyhow!("a").context("b").context("b");
-        assert_eq!(error_message(&e), "b: a");
     }
 
     #[test]

@@ -27,9 +27,46 @@ pub fn report_head(report: &str) -> String {
     parts.join(": ")
 }
 
+/// `e` and its causes on one line, joined by ": ", each without the
+/// source location and stack trace of an error report ([`report_head`]),
+/// a cause repeating the one before it said once: what a command prints
+/// after `Error:` and what a daemon reports as a reason.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let head = report_head(&cause.to_string());
+        if !head.is_empty() && parts.last().is_none_or(|last| *last != head) {
+            parts.push(head);
+        }
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::report_head;
+    use super::{error_chain, report_head};
+
+    #[test]
+    fn error_chains_keep_every_cause_and_drop_reports_and_stack_traces() {
+        #[derive(Debug)]
+        struct Rpc;
+        impl std::fmt::Display for Rpc {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "HTTP error\n\nCaused by:\n  refused\n\nLocation:\n  x.rs:1:1\n\n\
+                     Stack backtrace:\n  0: main",
+                )
+            }
+        }
+        impl std::error::Error for Rpc {}
+        let e = anyhow::Error::new(Rpc).context("cannot reach http://n:1");
+        assert_eq!(
+            error_chain(&e),
+            "cannot reach http://n:1: HTTP error: refused"
+        );
+        let e = anyhow::anyhow!("a").context("b").context("b");
+        assert_eq!(error_chain(&e), "b: a");
+    }
 
     #[test]
     fn causes_join_one_line_and_a_plain_message_passes_through() {

@@ -143,7 +143,7 @@ async fn main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", coprod::report::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -242,7 +242,7 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", coprod::report::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -460,12 +460,12 @@ impl Daemon {
         let view = match self.read_chain().await {
             Ok(v) => v,
             Err(e) => {
-                self.refuse(reason::CHAIN, &format!("{e:#}"));
+                self.refuse(reason::CHAIN, &coprod::report::error_chain(&e));
                 return;
             }
         };
         if let Err(e) = self.catch_up(&view) {
-            let msg = format!("{e:#}");
+            let msg = coprod::report::error_chain(&e);
             if msg.contains("DISAGREES") {
                 tracing::error!("{msg}");
                 self.metrics.fail(reason::REPLICA);
@@ -482,7 +482,7 @@ impl Daemon {
         }
         .await;
         if let Err(e) = outcome {
-            self.refuse(reason::CHAIN, &format!("{e:#}"));
+            self.refuse(reason::CHAIN, &coprod::report::error_chain(&e));
             return;
         }
         self.publish(&view);
@@ -1007,7 +1007,7 @@ impl Daemon {
                 self.metrics.fail(reason::BROADCAST);
                 self.fail(
                     &mut job,
-                    &format!("broadcast failed: {e:#}"),
+                    &format!("broadcast failed: {}", coprod::report::error_chain(&e)),
                     JobState::Proved,
                 )
             }
