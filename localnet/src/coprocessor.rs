@@ -71,9 +71,16 @@ pub fn ensure_dev_keys() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// K of a localnet's inclusion rule: a proof must settle every request
+/// queued this many blocks before it. Well above a debug build's proving
+/// time of a batch (about 10 s, 30 blocks at the tests' block time) on a
+/// busy 2-core machine, so the prover never races it.
+pub const INCLUSION_DELAY_BLOCKS: u64 = 120;
+
 /// Writes the coprocessor section of the genesis in `home` the way an
-/// operator would, with `coprod genesis add-program`, `set-authority` and
-/// `set-prover` (the program also sets the ledger's tree shape).
+/// operator would, with `coprod genesis add-program`, `set-authority`,
+/// `set-prover` and `set-inclusion-delay` (the program also sets the
+/// ledger's tree shape).
 pub fn add_to_genesis(
     coprod: &Path,
     home: &Path,
@@ -93,5 +100,7 @@ pub fn add_to_genesis(
     genesis(&["add-program".as_ref(), "--keys".as_ref(), keys.as_os_str()])?;
     genesis(&["set-authority".as_ref(), authority.as_ref()])?;
     genesis(&["set-prover".as_ref(), prover.as_ref()])?;
+    let k = INCLUSION_DELAY_BLOCKS.to_string();
+    genesis(&["set-inclusion-delay".as_ref(), k.as_ref()])?;
     Ok(())
 }

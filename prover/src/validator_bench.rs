@@ -211,7 +211,8 @@ fn prepare(chain: &mut Chain, params: &TransferParams, n: usize) -> Result<Ledge
             ..msg
         })
         .map_err(|e| anyhow!("{e}"))?;
-        let checked = submit::check_stateful(&*s, decoded, CHAIN_ID).map_err(|e| anyhow!("{e}"))?;
+        let checked =
+            submit::check_stateful(&*s, decoded, CHAIN_ID, 1).map_err(|e| anyhow!("{e}"))?;
         submit::apply(s, &checked, h, [0; 32]).map_err(|e| anyhow!("{e}"))?;
         Ok(())
     })?;
@@ -260,7 +261,7 @@ fn measure(label: &str, chain: &mut Chain, msg: &pb::MsgSubmitProof, verify: boo
         let snapshot = chain.snapshot()?;
         let start = Instant::now();
         let checked =
-            submit::check_stateful(&snapshot, decoded, CHAIN_ID).map_err(|e| anyhow!("{e}"))?;
+            submit::check_stateful(&snapshot, decoded, CHAIN_ID, 1).map_err(|e| anyhow!("{e}"))?;
         stateful.push(start.elapsed());
         if verify {
             let verifier = Verifier::default();
@@ -421,6 +422,7 @@ pub fn run(args: &BenchValidatorArgs) -> Result<()> {
                 &state,
                 submit::SubmitProof::from_msg(&msg).map_err(|e| anyhow!("{e}"))?,
                 CHAIN_ID,
+                chain.height,
             )
             .map_err(|e| anyhow!("{e}"))?;
             submit::apply(&mut state, &c, chain.height, [2; 32]).map_err(|e| anyhow!("{e}"))?;

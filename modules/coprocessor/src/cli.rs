@@ -6,6 +6,7 @@
 //! coprod query copro params | root [--prove] | account ADDR [--prove] | queue
 //! coprod query copro program ID [--version V] | result ID [--prove] | results
 //! coprod genesis add-program --keys DIR | set-prover ADDR | set-authority ADDR
+//!               | set-inclusion-delay K
 //! ```
 //!
 //! Amounts are integers in the ledger denom (`query copro params`). With
@@ -167,6 +168,13 @@ enum GenesisCmd {
     SetAuthority {
         /// Address or key name.
         address_or_key: String,
+    },
+    /// Set K, the inclusion rule: a proof must settle every request queued
+    /// K or more blocks before its block, as far as its batch has room
+    /// (0: no rule). Choose K above the prover's proving time in blocks.
+    SetInclusionDelay {
+        /// K, in blocks.
+        blocks: u64,
     },
 }
 
@@ -833,6 +841,18 @@ pub(crate) fn genesis_edit(
                 ..Default::default()
             }
         }
+        GenesisCmd::SetInclusionDelay { blocks } => {
+            state.params.inclusion_delay_blocks = blocks;
+            Rendered {
+                json: json!({"inclusion_delay_blocks": blocks.to_string()}),
+                text: if blocks == 0 {
+                    "genesis inclusion rule: off".to_string()
+                } else {
+                    format!("genesis inclusion rule: K = {blocks} blocks")
+                },
+                ..Default::default()
+            }
+        }
     };
     *section = serde_json::to_value(&state)?;
     Ok(rendered)
@@ -1010,7 +1030,10 @@ mod tests {
         );
         edit(&mut section, &["set-prover", "alice"]).unwrap();
         edit(&mut section, &["set-authority", ALICE.as_str()]).unwrap();
+        edit(&mut section, &["set-inclusion-delay", "40"]).unwrap();
+        assert!(edit(&mut section, &["set-inclusion-delay", "-1"]).is_err());
         let state = GenesisState::deserialize(&section).unwrap();
+        assert_eq!(state.params.inclusion_delay_blocks, 40);
         assert_eq!((state.params.tree_arity, state.params.tree_depth), (2, 3));
         assert_eq!(
             (state.prover.as_str(), state.authority.as_str()),

@@ -58,6 +58,10 @@ pub enum CoproCode {
     QueueFull = 20,
     /// A malformed message (missing or oversized field).
     InvalidRequest = 21,
+    /// The proof leaves unsettled a request that was queued at least
+    /// `inclusion_delay_blocks` (K) blocks ago while its batch had room:
+    /// a prover may not skip (censor) on-chain requests.
+    OverdueRequest = 22,
 }
 
 impl CoproCode {

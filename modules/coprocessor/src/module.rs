@@ -99,7 +99,7 @@ impl CoproTx {
         state: &dyn StateRead,
         ctx: &ExecContext<'_>,
     ) -> Result<CheckedSubmission, CoproError> {
-        let checked = submit::check_stateful(state, msg.clone(), ctx.chain_id)?;
+        let checked = submit::check_stateful(state, msg.clone(), ctx.chain_id, ctx.height)?;
         self.verifier.verify(&checked, ctx.stage)?;
         Ok(checked)
     }

@@ -184,6 +184,7 @@ pub fn check_stateful<S: StateRead + ?Sized>(
     state: &S,
     msg: SubmitProof,
     chain_id: &str,
+    height: u64,
 ) -> Result<CheckedSubmission> {
     let prover = state.prover()?;
     if msg.signer.as_str() != prover {
@@ -267,6 +268,7 @@ pub fn check_stateful<S: StateRead + ?Sized>(
             ),
         ));
     }
+    check_inclusion(state, &msg, batch, queue.next_sequence, height)?;
     let mut entries = Vec::with_capacity(msg.effects.len());
     for seq in msg.start..msg.end {
         entries.push(
@@ -320,6 +322,42 @@ pub fn check_stateful<S: StateRead + ?Sized>(
         public_input,
         verification_id,
     })
+}
+
+/// The inclusion rule: at `height`, a proof must settle every pending
+/// request queued at least K = `inclusion_delay_blocks` blocks ago, as far
+/// as its batch of `batch` entries has room (K = 0: no rule). Requests are
+/// queued in height order, so the first one the proof leaves pending decides:
+/// if it is not due, none after it is. One read.
+fn check_inclusion<S: StateRead + ?Sized>(
+    state: &S,
+    msg: &SubmitProof,
+    batch: usize,
+    next_sequence: u64,
+    height: u64,
+) -> Result<()> {
+    let k = state.params()?.inclusion_delay_blocks;
+    let room = msg.start.saturating_add(batch as u64).min(next_sequence);
+    if k == 0 || msg.end >= room {
+        return Ok(());
+    }
+    let first_left = state
+        .queued(msg.end)?
+        .ok_or_else(|| CoproError::internal(format!("pending request {} is missing", msg.end)))?;
+    let due_at = first_left.enqueue_height.saturating_add(k);
+    if due_at <= height {
+        return Err(CoproError::new(
+            CoproCode::OverdueRequest,
+            format!(
+                "request {} was queued at height {}, {} or more blocks ago (K = {k}), and the \
+                 batch has room for it: settle every request up to {room}",
+                msg.end,
+                first_left.enqueue_height,
+                height - first_left.enqueue_height,
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn hex_of(x: &Fr) -> String {

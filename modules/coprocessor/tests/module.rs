@@ -71,7 +71,12 @@ fn submit(
     verifier: &Verifier,
     msg: &pb::MsgSubmitProof,
 ) -> Result<u64, CoproError> {
-    let checked = submit::check_stateful(&chain.snapshot(), SubmitProof::from_msg(msg)?, CHAIN_ID)?;
+    let checked = submit::check_stateful(
+        &chain.snapshot(),
+        SubmitProof::from_msg(msg)?,
+        CHAIN_ID,
+        chain.height,
+    )?;
     verifier.verify(&checked, Stage::CheckTx)?;
     verifier.verify(&checked, Stage::FinalizeBlock)?;
     chain.block(|s, h| submit::apply(s, &checked, h, [7; 32]).map(|(id, _)| id))
@@ -99,6 +104,7 @@ fn code(result: Result<u64, CoproError>) -> CoproCode {
         CoproCode::InvalidProgram,
         CoproCode::QueueFull,
         CoproCode::InvalidRequest,
+        CoproCode::OverdueRequest,
     ] {
         if e.is(c) {
             return c;
@@ -199,6 +205,7 @@ fn a_deposit_the_batch_rejects_is_refunded_from_escrow() {
         &chain.snapshot(),
         SubmitProof::from_msg(&batch.msg).unwrap(),
         CHAIN_ID,
+        chain.height,
     )
     .unwrap();
     verifier.verify(&checked, Stage::CheckTx).unwrap();
@@ -453,6 +460,55 @@ fn submissions_are_refused_each_with_its_own_code_and_leave_state_untouched() {
 }
 
 #[test]
+fn a_proof_that_leaves_a_due_request_pending_is_refused_as_overdue() {
+    // K = 3: a request queued at height h must be settled by any proof
+    // applied at h + 3 or later that has room for it (B = 2 here).
+    let us = users();
+    let mut chain = Chain::with_inclusion_delay(&us, 1_000_000, 3);
+    deposit(&mut chain, &us[0], 10).unwrap(); // sequence 0, height 1
+    deposit(&mut chain, &us[1], 20).unwrap(); // sequence 1, height 2
+    deposit(&mut chain, &us[2], 30).unwrap(); // sequence 2, height 3
+    let mut prover = TestProver::new();
+    let partial = prover.prove_next(&chain, 1, false);
+    // At height 4 request 1 (height 2) is not due yet: a batch of one passes
+    // every check (it is not applied here).
+    assert_eq!(chain.height, 4);
+    let checked = submit::check_stateful(
+        &chain.snapshot(),
+        SubmitProof::from_msg(&partial.msg).unwrap(),
+        CHAIN_ID,
+        chain.height,
+    );
+    assert!(checked.is_ok(), "{:?}", checked.err());
+    // One block later it is: the same proof, leaving it, is refused, and
+    // nothing changes.
+    chain.block(|_, _| ());
+    let root_before = chain.snapshot().ledger_root().unwrap();
+    let e = submit(&mut chain, &Verifier::default(), &partial.msg).unwrap_err();
+    assert!(e.is(CoproCode::OverdueRequest), "{e}");
+    assert!(e.to_string().contains("request 1"), "{e}");
+    assert_eq!(chain.snapshot().ledger_root().unwrap(), root_before);
+    assert_eq!(chain.snapshot().queue_state().unwrap().settled_up_to, 0);
+    // A full batch (B = 2) settles; request 2 (height 3), due now too, waits
+    // for the next batch: the rule asks only as much as B allows.
+    chain.block(|_, _| ());
+    let full = prover.prove_next(&chain, 2, true);
+    submit(&mut chain, &Verifier::default(), &full.msg).unwrap();
+    assert_eq!(chain.snapshot().queue_state().unwrap().settled_up_to, 2);
+    // With K = 0 there is no rule: a batch of one leaving an old request
+    // pending passes.
+    let mut lax = Chain::new(&us, 1_000_000);
+    deposit(&mut lax, &us[0], 10).unwrap();
+    deposit(&mut lax, &us[1], 20).unwrap();
+    for _ in 0..10 {
+        lax.block(|_, _| ());
+    }
+    let one = TestProver::new().prove_next(&lax, 1, false);
+    assert_eq!(one.msg.end_sequence, 1);
+    submit(&mut lax, &Verifier::default(), &one.msg).unwrap();
+}
+
+#[test]
 fn a_proof_for_another_chain_or_version_does_not_verify() {
     let (mut chain, mut prover, verifier, _) = pending_pair();
     prover.chain_id = "another-chain".into();
@@ -672,8 +728,13 @@ fn several_proofs_in_one_block_chain_and_batch_verification_finds_the_bad_one() 
     // that has applied the first.
     let verifier = Verifier::default();
     let mut block = chain.delta();
-    let c1 = submit::check_stateful(&block, SubmitProof::from_msg(&first.msg).unwrap(), CHAIN_ID)
-        .unwrap();
+    let c1 = submit::check_stateful(
+        &block,
+        SubmitProof::from_msg(&first.msg).unwrap(),
+        CHAIN_ID,
+        chain.height,
+    )
+    .unwrap();
     submit::apply(&mut block, &c1, chain.height, [1; 32]).unwrap();
     let mut ahead = Chain::new(&us, 1_000);
     for (i, u) in us.iter().enumerate() {
@@ -688,6 +749,7 @@ fn several_proofs_in_one_block_chain_and_batch_verification_finds_the_bad_one() 
         &block,
         SubmitProof::from_msg(&second.msg).unwrap(),
         CHAIN_ID,
+        chain.height,
     )
     .unwrap();
     // One batch, both good.

@@ -983,6 +983,15 @@ impl Daemon {
                     ]
                     .iter()
                     .any(|c| *c as u32 == code);
+                if codespace == CODESPACE && code == CoproCode::OverdueRequest as u32 {
+                    // Requests arrived while this batch was proved and are
+                    // now due (the inclusion rule K): the range is planned
+                    // again, with them, from the chain's state.
+                    self.metrics.fail(reason::REJECTED);
+                    self.give_up(&mut job, &why)?;
+                    self.spec = None;
+                    return Ok(());
+                }
                 let label = if submit::is_wrong_sequence(&codespace, code) {
                     reason::SEQUENCE
                 } else if moved {

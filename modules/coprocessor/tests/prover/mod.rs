@@ -77,6 +77,11 @@ pub struct Chain {
 impl Chain {
     /// Genesis: the dev program registered, `users` funded with `funds` each.
     pub fn new(users: &[Address], funds: u128) -> Self {
+        Self::with_inclusion_delay(users, funds, 0)
+    }
+
+    /// [`Chain::new`] with the inclusion rule's K = `k` blocks.
+    pub fn with_inclusion_delay(users: &[Address], funds: u128, k: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(dir.path().join("store.redb")).unwrap();
         let mut delta = StateDelta::new(storage.latest_snapshot().unwrap());
@@ -89,7 +94,7 @@ impl Chain {
                 ledger_denom: DENOM.into(),
                 tree_arity: 4,
                 tree_depth: p.tree.depth,
-                inclusion_delay_blocks: 0,
+                inclusion_delay_blocks: k,
             },
             authority: authority().to_string(),
             prover: prover().to_string(),
