@@ -27,7 +27,7 @@
 //! | `POST /cosmos/tx/v1beta1/simulate` | `tx Service/Simulate` |
 //! | `POST /cosmos/tx/v1beta1/txs` | `tx Service/BroadcastTx` |
 //! | `GET /cosmos/tx/v1beta1/txs/:hash` | `tx Service/GetTx` |
-//! | `GET /cosmos/tx/v1beta1/txs?query=` | `tx Service/GetTxsEvent` |
+//! | `GET /cosmos/tx/v1beta1/txs?query=` (or `events=`, repeated) | `tx Service/GetTxsEvent` |
 //! | `GET /cosmos/base/tendermint/v1beta1/node_info` | `GetNodeInfo` |
 //! | `GET /cosmos/base/tendermint/v1beta1/syncing` | `GetSyncing` |
 //! | `GET /cosmos/base/tendermint/v1beta1/blocks/latest` | `GetLatestBlock` |
@@ -548,7 +548,18 @@ async fn tx_get(State(api): State<Api>, headers: HeaderMap, Path(hash): Path<Str
         .await
 }
 
-async fn tx_search(State(api): State<Api>, headers: HeaderMap, Query(params): Params) -> Response {
+async fn tx_search(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    // `events` may repeat (the SDK's older form, joined with AND).
+    let events: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "events")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let params: BTreeMap<String, String> = pairs.into_iter().collect();
     let number = |name: &str| -> Result<u64, Status> {
         params.get(name).map_or(Ok(0), |v| {
             v.parse()
@@ -566,7 +577,7 @@ async fn tx_search(State(api): State<Api>, headers: HeaderMap, Query(params): Pa
     };
     #[allow(deprecated)]
     let req = cosmos::tx::v1beta1::GetTxsEventRequest {
-        events: Vec::new(),
+        events,
         pagination: None,
         order_by,
         page: try_status!(number("page")),

@@ -267,13 +267,19 @@ async fn rest_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
     assert_eq!(msg["to_address"], bob_addr);
     assert_eq!(msg["amount"][0]["amount"], "4321");
     assert_eq!(included["tx"]["@type"], "/cosmos.tx.v1beta1.Tx");
-    let search = ok(port, &format!("/cosmos/tx/v1beta1/txs?query=tx.height={h}")).await?;
-    assert!(
-        search["tx_responses"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|t| t["txhash"] == hash.as_str())),
-        "{search}"
-    );
+    for by in [
+        format!("query=tx.height={h}"),
+        // The older form: repeated `events`, joined with AND.
+        format!("events=tx.height={h}&events=message.sender='{alice_addr}'"),
+    ] {
+        let search = ok(port, &format!("/cosmos/tx/v1beta1/txs?{by}")).await?;
+        assert!(
+            search["tx_responses"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["txhash"] == hash.as_str())),
+            "{by}: {search}"
+        );
+    }
 
     // The height header selects the state: bob had nothing before the block.
     let bob_balance = format!("/cosmos/bank/v1beta1/balances/{bob_addr}/by_denom?denom={DENOM}");

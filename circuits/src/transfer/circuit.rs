@@ -2,9 +2,7 @@
 
 use bellman::{Circuit, ConstraintSystem, SynthesisError};
 
-use super::{
-    EntryWitness, PROGRAM_ID, PROGRAM_VERSION, SlotWitness, TransferParams, TransferWitness,
-};
+use super::{EntryWitness, PROGRAM_ID, SlotWitness, TransferParams, TransferWitness};
 use crate::field::{Fr, fr_pow2};
 use crate::gadgets::{
     Lin, add_fits_u64, alloc_bit, enforce_mul, ge_u64, is_equal, is_zero, mul, not, select, to_bits,
@@ -294,7 +292,7 @@ impl Circuit<Fr> for TransferCircuit {
         let program_version = Lin::alloc(
             cs,
             "program version",
-            w.map(|_| Fr::from(u64::from(PROGRAM_VERSION))),
+            w.map(|w| Fr::from(u64::from(w.program_version))),
         )?;
         let old_root = Lin::alloc(cs, "old root", w.map(|w| w.old_root))?;
         let queue_before = Lin::alloc(cs, "queue before", w.map(|w| w.queue_before))?;

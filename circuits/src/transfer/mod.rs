@@ -537,6 +537,11 @@ pub struct EntryWitness {
 pub struct TransferWitness {
     /// Chain-id bytes.
     pub chain_id: Vec<u8>,
+    /// The registered version the proof claims ([`PROGRAM_VERSION`] unless
+    /// the same circuit was registered again under a later version, e.g.
+    /// with keys from a new setup). The verifying key pins the circuit; the
+    /// version is the registry's label, bound through the public input.
+    pub program_version: u32,
     /// Root before the batch.
     pub old_root: Fr,
     /// Queue hash before the batch.
@@ -715,6 +720,7 @@ pub fn execute<S: NodeStore>(
     };
     let witness = TransferWitness {
         chain_id: chain_id.to_vec(),
+        program_version: PROGRAM_VERSION,
         old_root,
         queue_before,
         entries: witnesses,

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! coprod tx copro deposit FROM AMOUNT | transfer FROM TO AMOUNT | withdraw FROM AMOUNT
-//! coprod tx copro register-program AUTHORITY --keys DIR | set-prover AUTHORITY PROVER
+//! coprod tx copro register-program AUTHORITY --keys DIR | update-program AUTHORITY --keys DIR
+//!                | set-prover AUTHORITY PROVER
 //! coprod query copro params | root [--prove] | account ADDR [--prove] | queue
 //! coprod query copro program ID [--version V] | result ID [--prove] | results
 //! coprod genesis add-program --keys DIR | set-prover ADDR | set-authority ADDR
@@ -67,6 +68,17 @@ enum TxCmd {
         /// The authority's key name or address.
         authority: String,
         /// Directory with verifying_key.bin and setup.toml.
+        #[arg(long)]
+        keys: PathBuf,
+    },
+    /// Register a new version of a registered program from a `copro-prover
+    /// setup` directory and freeze the active one (signed by the authority):
+    /// the prover must then prove with the new version.
+    UpdateProgram {
+        /// The authority's key name or address.
+        authority: String,
+        /// Directory with verifying_key.bin and setup.toml (its version
+        /// above every registered one).
         #[arg(long)]
         keys: PathBuf,
     },
@@ -262,6 +274,24 @@ pub(crate) fn tx(matches: &ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan
             let signer = keys.address(&authority)?;
             let p = SetupDir::read(&dir)?;
             let msg = any(&pb::MsgRegisterProgram {
+                authority: signer.to_string(),
+                program_id: p.program,
+                version: p.version,
+                verifying_key: p.verifying_key,
+                vk_hash: p.vk_hash,
+                batch_size: p.batch,
+                tree_arity: p.arity,
+                tree_depth: p.depth,
+            });
+            (signer, msg)
+        }
+        TxCmd::UpdateProgram {
+            authority,
+            keys: dir,
+        } => {
+            let signer = keys.address(&authority)?;
+            let p = SetupDir::read(&dir)?;
+            let msg = any(&pb::MsgUpdateProgram {
                 authority: signer.to_string(),
                 program_id: p.program,
                 version: p.version,
@@ -900,6 +930,24 @@ mod tests {
 
         let plan = tx_plan(&["withdraw", ALICE.as_str(), "5"]).unwrap();
         assert_eq!(plan.msgs[0].type_url, pb::MsgWithdraw::type_url());
+    }
+
+    #[test]
+    fn register_and_update_program_carry_the_setup_directory() {
+        let keys = setup_dir(4, 16, b"vk bytes", None);
+        let dir = keys.path().to_str().unwrap();
+        let plan = tx_plan(&["register-program", "alice", "--keys", dir]).unwrap();
+        assert_eq!(plan.msgs[0].type_url, pb::MsgRegisterProgram::type_url());
+        let plan = tx_plan(&["update-program", "alice", "--keys", dir]).unwrap();
+        assert_eq!(plan.signer.as_str(), ALICE.as_str());
+        assert_eq!(plan.msgs[0].type_url, pb::MsgUpdateProgram::type_url());
+        let m = pb::MsgUpdateProgram::decode(plan.msgs[0].value.as_slice()).unwrap();
+        assert_eq!(
+            (m.program_id.as_str(), m.version, m.batch_size, m.tree_depth),
+            ("transfer", 1, 4, 16)
+        );
+        assert_eq!(m.verifying_key, b"vk bytes");
+        assert!(tx_plan(&["update-program", "alice", "--keys", "/nonexistent"]).is_err());
     }
 
     #[test]

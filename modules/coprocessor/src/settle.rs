@@ -53,7 +53,7 @@ pub fn execute<S: NodeStore>(
         .map(circuit_entry)
         .collect::<Result<Vec<_>>>()?;
     let queue_before = fr_of(&queue.settled_hash, "queue hash")?;
-    let (outcome, witness) = copro_circuits::transfer::execute(
+    let (mut outcome, mut witness) = copro_circuits::transfer::execute(
         params,
         chain_id.as_bytes(),
         ledger,
@@ -61,6 +61,10 @@ pub fn execute<S: NodeStore>(
         &circuit_entries,
     )
     .map_err(|e| CoproError::internal(format!("native execution failed: {e}")))?;
+    // The proof claims the registered version it is submitted for (the
+    // same circuit may be registered again under a later version).
+    outcome.public.program_version = program.1;
+    witness.program_version = program.1;
     let msg = pb::MsgSubmitProof {
         signer: signer.to_string(),
         program_id: program.0.to_string(),

@@ -960,6 +960,23 @@ impl Daemon {
             return Ok(());
         }
         let msg = job.submit_msg().context("a proved job without its proof")?;
+        if msg.program_id != self.config.program.id
+            || msg.program_version != self.config.program.version
+        {
+            // Proved before a restart with another [program]: prove the range
+            // again with the configured one.
+            self.metrics.fail(reason::SUPERSEDED);
+            let why = format!(
+                "proved for program {} version {}; this prover now proves {} version {}",
+                msg.program_id,
+                msg.program_version,
+                self.config.program.id,
+                self.config.program.version
+            );
+            self.give_up(&mut job, &why)?;
+            self.spec = None;
+            return Ok(());
+        }
         job.attempts = job.attempts.saturating_add(1);
         match self.submitter.broadcast(&msg).await {
             Ok(Broadcast::Accepted(hash)) => {
@@ -983,6 +1000,26 @@ impl Daemon {
                     ]
                     .iter()
                     .any(|c| *c as u32 == code);
+                if codespace == CODESPACE
+                    && code == CoproCode::FrozenProgram as u32
+                    && self.program_frozen(view).await
+                {
+                    // The authority registered a newer version: proving this
+                    // one again and again would only be refused. Stop, and
+                    // say what to change.
+                    let (id, version) = (&self.config.program.id, self.config.program.version);
+                    let why = format!(
+                        "program {id} version {version} is frozen on the chain (a newer version \
+                         replaced it): set [program] version and keys_dir to the active version \
+                         and restart the prover"
+                    );
+                    tracing::error!("{why}");
+                    self.metrics.fail(reason::REJECTED);
+                    job.reason = why.clone();
+                    self.transition(&mut job, JobState::Proved)?;
+                    self.halted = Some(why);
+                    return Ok(());
+                }
                 if codespace == CODESPACE && code == CoproCode::OverdueRequest as u32 {
                     // Requests arrived while this batch was proved and are
                     // now due (the inclusion rule K): the range is planned
@@ -1019,6 +1056,20 @@ impl Daemon {
                     &format!("broadcast failed: {}", coprod::report::error_chain(&e)),
                     JobState::Proved,
                 )
+            }
+        }
+    }
+
+    /// Whether the light client shows this daemon's program version as no
+    /// longer active at the verified height of `view` (a CheckTx answer
+    /// alone comes from an RPC node, which is not trusted to stop us).
+    async fn program_frozen(&self, view: &ChainView) -> bool {
+        let (id, version) = (&self.config.program.id, self.config.program.version);
+        match self.chain.program(id, version, view.height).await {
+            Ok(p) => p.value.status != pb::ProgramStatus::Active as i32,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the program's status");
+                false
             }
         }
     }
