@@ -122,12 +122,9 @@ async fn a_program_upgrade_freezes_the_old_version_and_the_prover_moves_on() -> 
     std::fs::write(&config, doc.to_string())?;
     net.net.start_prover().await?;
     wait_settled_up_to(&client, 2, Duration::from_secs(300)).await?;
+    assert_eq!(ledger_balance(&client, bob.address.as_ref()).await?, 500);
     assert_eq!(
-        ledger_balance(&client, &bob.address.to_string()).await?,
-        500
-    );
-    assert_eq!(
-        ledger_balance(&client, &alice.address.to_string()).await?,
+        ledger_balance(&client, alice.address.as_ref()).await?,
         1_000
     );
     let results: pb::QueryResultsResponse =
