@@ -190,6 +190,22 @@ enum GenesisCmd {
     },
 }
 
+/// The registration of the program version in a `copro-prover setup`
+/// directory, signed by `authority`.
+fn program_registration(authority: &Address, dir: &Path) -> anyhow::Result<pb::MsgRegisterProgram> {
+    let p = SetupDir::read(dir)?;
+    Ok(pb::MsgRegisterProgram {
+        authority: authority.to_string(),
+        program_id: p.program,
+        version: p.version,
+        verifying_key: p.verifying_key,
+        vk_hash: p.vk_hash,
+        batch_size: p.batch,
+        tree_arity: p.arity,
+        tree_depth: p.depth,
+    })
+}
+
 fn copro_command(about: &'static str) -> Command {
     Command::new(COMMAND)
         .about(about)
@@ -272,17 +288,7 @@ pub(crate) fn tx(matches: &ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan
             keys: dir,
         } => {
             let signer = keys.address(&authority)?;
-            let p = SetupDir::read(&dir)?;
-            let msg = any(&pb::MsgRegisterProgram {
-                authority: signer.to_string(),
-                program_id: p.program,
-                version: p.version,
-                verifying_key: p.verifying_key,
-                vk_hash: p.vk_hash,
-                batch_size: p.batch,
-                tree_arity: p.arity,
-                tree_depth: p.depth,
-            });
+            let msg = any(&program_registration(&signer, &dir)?);
             (signer, msg)
         }
         TxCmd::UpdateProgram {
@@ -290,16 +296,18 @@ pub(crate) fn tx(matches: &ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan
             keys: dir,
         } => {
             let signer = keys.address(&authority)?;
-            let p = SetupDir::read(&dir)?;
+            // The same fields, under the message that freezes the active
+            // version.
+            let r = program_registration(&signer, &dir)?;
             let msg = any(&pb::MsgUpdateProgram {
-                authority: signer.to_string(),
-                program_id: p.program,
-                version: p.version,
-                verifying_key: p.verifying_key,
-                vk_hash: p.vk_hash,
-                batch_size: p.batch,
-                tree_arity: p.arity,
-                tree_depth: p.depth,
+                authority: r.authority,
+                program_id: r.program_id,
+                version: r.version,
+                verifying_key: r.verifying_key,
+                vk_hash: r.vk_hash,
+                batch_size: r.batch_size,
+                tree_arity: r.tree_arity,
+                tree_depth: r.tree_depth,
             });
             (signer, msg)
         }
