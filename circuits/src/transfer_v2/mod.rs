@@ -1242,6 +1242,16 @@ fn execute_inner<S: NodeStore>(
         };
         let next_new = u64::from(alloc_start) + deltas.new_accounts.len() as u64;
         let m = t.signed.message;
+        if let Recipient::New(address) = t.recipient
+            && checked
+            && deltas.new_accounts.iter().any(|a| a.address == address)
+        {
+            // The chain refuses a second leaf for one address: the second
+            // transfer must name the account created by the first.
+            return Err(rejected(OffchainReject::Recipient(
+                "address already created in this batch",
+            )));
+        }
         let (to_index, created) = if checked {
             check_offchain(ledger, chain_id, t, next_new, limit).map_err(rejected)?
         } else {

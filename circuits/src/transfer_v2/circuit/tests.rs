@@ -576,3 +576,42 @@ fn groth16_round_trip() {
     let (z, _) = chain_public_input(&p, &m, &queue, &o, &data).unwrap();
     assert!(crate::verify::verify(&vk, &proof, z).is_err());
 }
+
+/// Proving time per slot at the production tree (arity 4, depth 16): proves
+/// B_q = 1 with B_s = 0 and with B_s = 1 and prints both (no assertion on
+/// time). Ignored by default: about a minute of setup and proving.
+/// `cargo test -p copro-circuits --release proving_time -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn proving_time_per_slot_at_production_size() {
+    use bellman::groth16;
+    use bls12_381::Bls12;
+    use rand::SeedableRng;
+    use std::time::Instant;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+    for offchain_slots in [0usize, 1] {
+        let p = TransferV2Params {
+            queue_slots: 1,
+            offchain_slots,
+            tree: crate::smt::TreeConfig::PRODUCTION,
+        };
+        let mut l = ledger(&p);
+        let queue = [transfer::QueueEntry::deposit(4, key(4), 3).into()];
+        let t = off(signed(1, msg(1, 3, key(3), 5, 0)), Recipient::Existing(3));
+        let offchain = if offchain_slots == 1 { vec![t] } else { vec![] };
+        let (o, w) = execute(&p, CHAIN, &mut l, Fr::ZERO, &queue, &offchain, ALLOC).unwrap();
+        let start = Instant::now();
+        let keys = groth16::generate_random_parameters::<Bls12, _, _>(
+            TransferV2::circuit(&p, None),
+            &mut rng,
+        )
+        .unwrap();
+        let setup = start.elapsed();
+        let start = Instant::now();
+        let proof = prove(&p, w, &keys, [4; 32]).unwrap();
+        let proving = start.elapsed();
+        let vk = crate::verify::CheckedVerifyingKey::new(keys.vk.clone()).unwrap();
+        assert!(crate::verify::verify(&vk, &proof, TransferV2::public_input(&o)).is_ok());
+        println!("B_q = 1, B_s = {offchain_slots}: setup {setup:?}, proving {proving:?}");
+    }
+}
