@@ -437,8 +437,28 @@ pub fn deltas_commitment(
     alloc_start: u32,
 ) -> Result<Fr, TransferError> {
     params.check()?;
-    // Reuse version 1's canonical checks on the effects.
-    transfer::deltas_commitment(effects, params.queue_slots)?;
+    if effects.len() > params.queue_slots {
+        return Err(TransferError::TooManyEntries {
+            got: effects.len(),
+            max: params.queue_slots,
+        });
+    }
+    // Version 1's canonical form of the effects.
+    for e in effects {
+        match e.status {
+            EntryStatus::Padding => {
+                return Err(TransferError::MalformedDeltas(
+                    "padding effect among real entries",
+                ));
+            }
+            EntryStatus::Rejected if (e.from_balance, e.from_nonce, e.to_balance) != (0, 0, 0) => {
+                return Err(TransferError::MalformedDeltas(
+                    "rejected entry with non-zero values",
+                ));
+            }
+            _ => {}
+        }
+    }
     if offchain.len() > params.offchain_slots {
         return Err(TransferError::TooManyEntries {
             got: offchain.len(),

@@ -610,3 +610,44 @@ fn commitment_pads_both_sections() {
     );
     assert!(deltas_commitment(&p, &[], &[r, r, r], 0).is_err());
 }
+
+#[test]
+fn one_address_gets_one_new_leaf_per_batch() {
+    let p = params(1, 3);
+    let first = off(
+        signed(1, msg(1, BY_KEY_INDEX, addr_key(7), 1, 0)),
+        Recipient::New(address(7)),
+    );
+    // A second transfer to the same new address must name the created account.
+    let again_new = off(
+        signed(3, msg(3, BY_KEY_INDEX, addr_key(7), 1, 2)),
+        Recipient::New(address(7)),
+    );
+    assert_eq!(
+        rejected(run(&p, &[], &[first, again_new])),
+        OffchainReject::Recipient("address already created in this batch")
+    );
+    let again_existing = off(again_new.signed, Recipient::Existing(ALLOC));
+    let (o, _, after) = run(&p, &[], &[first, again_existing]).unwrap();
+    assert_eq!(o.deltas.created(), 1);
+    assert_eq!(after.account(ALLOC).unwrap().balance, 2);
+}
+
+#[test]
+fn non_canonical_effects_are_refused() {
+    let p = params(1, 1);
+    let applied = EntryEffect {
+        status: EntryStatus::Applied,
+        from_balance: 1,
+        from_nonce: 1,
+        to_balance: 1,
+    };
+    let rejected_nonzero = EntryEffect {
+        status: EntryStatus::Rejected,
+        ..applied
+    };
+    assert!(deltas_commitment(&p, &[applied, applied], &[], 0).is_err());
+    assert!(deltas_commitment(&p, &[rejected_nonzero], &[], 0).is_err());
+    assert!(deltas_commitment(&p, &[EntryEffect::PADDING], &[], 0).is_err());
+    assert!(deltas_commitment(&p, &[applied], &[], 0).is_ok());
+}
