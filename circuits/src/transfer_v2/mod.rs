@@ -425,6 +425,23 @@ impl TransferV2Params {
     }
 }
 
+/// Refuses more queue entries than `B_q` or off-chain entries than `B_s`.
+fn check_sizes(
+    params: &TransferV2Params,
+    queue: usize,
+    offchain: usize,
+) -> Result<(), TransferError> {
+    for (got, max) in [
+        (queue, params.queue_slots),
+        (offchain, params.offchain_slots),
+    ] {
+        if got > max {
+            return Err(TransferError::TooManyEntries { got, max });
+        }
+    }
+    Ok(())
+}
+
 /// The deltas commitment of version 2:
 /// `sponge(DELTAS, effects ++ effect padding ++ off-chain ++ off-chain padding
 /// ++ [alloc_start, created])`, with `4 B_q` effect elements exactly as in
@@ -593,13 +610,7 @@ pub fn expand_batch<M: MirrorView>(
             TransferError::MalformedDeltas("one effect per consumed entry expected").into(),
         );
     }
-    if entries.len() > params.queue_slots || offchain.len() > params.offchain_slots {
-        return Err(TransferError::TooManyEntries {
-            got: entries.len().max(offchain.len()),
-            max: params.queue_slots.min(params.offchain_slots),
-        }
-        .into());
-    }
+    check_sizes(params, entries.len(), offchain.len())?;
     let mut out = BatchDeltas::default();
     // Accounts as changed by this batch so far.
     let mut overlay: BTreeMap<u32, transfer::Account> = BTreeMap::new();
@@ -1067,13 +1078,7 @@ fn execute_inner<S: NodeStore>(
     checked: bool,
 ) -> Result<(TransferV2Outcome, TransferV2Witness), TransferV2Error> {
     params.check()?;
-    if entries.len() > params.queue_slots || offchain.len() > params.offchain_slots {
-        return Err(TransferError::TooManyEntries {
-            got: entries.len().max(offchain.len()),
-            max: params.queue_slots.min(params.offchain_slots),
-        }
-        .into());
-    }
+    check_sizes(params, entries.len(), offchain.len())?;
     if ledger.tree().config() != params.tree {
         return Err(TransferError::MalformedEntry {
             position: 0,

@@ -651,3 +651,15 @@ fn non_canonical_effects_are_refused() {
     assert!(deltas_commitment(&p, &[EntryEffect::PADDING], &[], 0).is_err());
     assert!(deltas_commitment(&p, &[applied], &[], 0).is_ok());
 }
+
+#[test]
+fn the_by_key_index_is_never_allocated() {
+    let production = TransferV2Params {
+        queue_slots: 1,
+        offchain_slots: 1,
+        tree: TreeConfig::PRODUCTION,
+    };
+    assert_eq!(production.tree.capacity(), 1 << 32);
+    assert_eq!(production.allocation_limit(), u64::from(BY_KEY_INDEX));
+    assert_eq!(params(1, 1).allocation_limit(), 8);
+}
