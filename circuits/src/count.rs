@@ -132,4 +132,41 @@ mod tests {
         .unwrap();
         assert_eq!(one.inputs, 2, "one public input besides ONE");
     }
+
+    fn count_v2(queue_slots: usize, offchain_slots: usize) -> usize {
+        use crate::transfer_v2::{TransferV2, TransferV2Params};
+        let params = TransferV2Params {
+            queue_slots,
+            offchain_slots,
+            tree: TreeConfig::PRODUCTION,
+        };
+        ConstraintCounter::count(TransferV2::circuit(&params, None), false)
+            .unwrap()
+            .constraints
+    }
+
+    /// Version 2's slots against version 1's entry at the production tree
+    /// (`cargo test -p copro-circuits v2_cost -- --nocapture` prints them;
+    /// `docs/circuits.md` quotes them).
+    #[test]
+    fn production_cost_per_slot_v2() {
+        let tree = TreeConfig::PRODUCTION;
+        let v1_entry = count(2, tree) - count(1, tree);
+        let queue_slot = count_v2(2, 0) - count_v2(1, 0);
+        let offchain_slot = count_v2(1, 1) - count_v2(1, 0);
+        let fixed = count_v2(1, 0) - queue_slot;
+        println!(
+            "v1 entry {v1_entry}; v2 queue slot {queue_slot}; v2 off-chain slot \
+             {offchain_slot}; v2 per batch {fixed}"
+        );
+        // A queue slot pays the spend lane of its four leaf hashes and the
+        // set-key kind: a few dozen constraints over version 1.
+        assert!(queue_slot > v1_entry && queue_slot < v1_entry + 100);
+        // An off-chain slot: four Merkle paths and leaf hashes like a queue
+        // slot, plus the signature (5,319), minus the queue hash.
+        assert!(
+            offchain_slot < v1_entry + 5_319 + 500,
+            "off-chain slot grew to {offchain_slot}"
+        );
+    }
 }

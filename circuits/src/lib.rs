@@ -19,4 +19,5 @@ pub mod public_input;
 pub mod smt;
 pub mod spend_auth;
 pub mod transfer;
+pub mod transfer_v2;
 pub mod verify;
