@@ -70,7 +70,28 @@ impl From<&KeyFile> for KeyInfo {
     }
 }
 
+/// Domain of the ledger spending key's derivation from an account's
+/// secp256k1 secret.
+pub const SPENDING_KEY_DOMAIN: &[u8] = b"copro/ledger-spending-key/v1";
+
 impl KeyFile {
+    /// The account's ledger spending key (Jubjub, see `docs/protocol.md`,
+    /// "Spend authorization"): derived from its secp256k1 secret,
+    /// `SpendingKey::from_seed(SHA-256(SPENDING_KEY_DOMAIN || secret))`, so
+    /// whoever recovers the account from its mnemonic recovers this key too,
+    /// and the keyring stores nothing more.
+    pub fn spending_key(&self) -> anyhow::Result<copro_circuits::spend_auth::SpendingKey> {
+        use sha2::Digest as _;
+        let secret = hex::decode(&self.private_key).context("corrupt private key in keyring")?;
+        let seed: [u8; 32] = sha2::Sha256::new()
+            .chain_update(SPENDING_KEY_DOMAIN)
+            .chain_update(&secret)
+            .finalize()
+            .into();
+        copro_circuits::spend_auth::SpendingKey::from_seed(&seed)
+            .map_err(|e| anyhow::anyhow!("cannot derive a spending key: {e}"))
+    }
+
     /// The signing key.
     pub fn signing_key(&self) -> anyhow::Result<SigningKey> {
         let bytes = hex::decode(&self.private_key).context("corrupt private key in keyring")?;
@@ -391,6 +412,42 @@ mod tests {
         assert!(kr.add("alice", None).is_err());
         assert_eq!(kr.resolve(&made.address).unwrap().name, "alice");
         assert_eq!(kr.list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_spending_key_follows_the_mnemonic_and_signs_what_the_circuit_checks() {
+        use copro_circuits::spend_auth::{SignedTransfer, TransferMessage};
+        let dir = tempfile::tempdir().unwrap();
+        let kr = Keyring::new(dir.path());
+        kr.recover("a", ABANDON_12).unwrap();
+        kr.recover("again", ABANDON_12).unwrap();
+        kr.generate("other", 12).unwrap();
+        let key = |name: &str| kr.get(name).unwrap().spending_key().unwrap();
+        // The same mnemonic, the same spending key; another, another.
+        assert_eq!(key("a").to_bytes(), key("again").to_bytes());
+        assert_ne!(key("a").to_bytes(), key("other").to_bytes());
+        // Pinned, so wallets can check their derivation against it.
+        assert_eq!(
+            hex::encode(key("a").public_key().to_bytes()),
+            "ce72f32c8f93967d1083d68ef952d3d9c274294485c80cbc165f79734af1103f"
+        );
+        // It signs a transfer the chain's verifier accepts, for this chain.
+        let msg = TransferMessage {
+            from_index: 1,
+            to_index: 2,
+            to_key: copro_circuits::field::fr_from_u64(7),
+            amount: 5,
+            nonce: 0,
+        };
+        let signed = SignedTransfer::sign(&key("a"), b"copro-1", msg);
+        let public = key("a").public_key();
+        assert!(signed.verify(&public, b"copro-1").is_ok());
+        assert!(signed.verify(&public, b"copro-2").is_err());
+        assert!(
+            signed
+                .verify(&key("other").public_key(), b"copro-1")
+                .is_err()
+        );
     }
 
     #[test]

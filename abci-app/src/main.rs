@@ -222,6 +222,13 @@ enum KeysCmd {
         /// The file.
         file: PathBuf,
     },
+    /// Show a key's ledger spending key (Jubjub), derived from the key: it
+    /// signs off-chain ledger transfers once bound to the ledger account with
+    /// `coprod tx copro set-ledger-key`.
+    SpendingKey {
+        /// Key name (or address).
+        name: String,
+    },
     /// List keys.
     List,
     /// Show a key.
@@ -1156,6 +1163,21 @@ fn keys(g: &Global, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
                 },
             );
         }
+        KeysCmd::SpendingKey { name } => {
+            let key = kr.resolve(&name)?;
+            let public = hex::encode(key.spending_key()?.public_key().to_bytes());
+            print(
+                g.output(),
+                &json!({"name": key.name, "address": key.address, "spending_key": public}),
+                || {
+                    format!(
+                        "ledger spending key of {} ({}): {public}\nbind it to the ledger account \
+                         with: coprod tx copro set-ledger-key {} {public}",
+                        key.name, key.address, key.name
+                    )
+                },
+            );
+        }
         KeysCmd::Export { name } => {
             eprintln!("note: the export holds the private key UNENCRYPTED; keep it secret");
             println!("{}", serde_json::to_string_pretty(&kr.export(&name)?)?);
@@ -2008,6 +2030,10 @@ mod tests {
         assert!(matches!(
             cmd(&["keys", "import", "k", "-"]),
             Cmd::Keys(KeysCmd::Import { ref file, .. }) if file == Path::new("-")
+        ));
+        assert!(matches!(
+            cmd(&["keys", "spending-key", "k"]),
+            Cmd::Keys(KeysCmd::SpendingKey { ref name }) if name == "k"
         ));
     }
 
