@@ -14,12 +14,14 @@ pub use copro_localnet::wallet::*;
 use copro_localnet::{Localnet, UpOptions};
 use tendermint_rpc::{Client, HttpClient};
 
-/// A running localnet that is stopped (and, on failure, whose logs are shown)
-/// when dropped.
+/// A running localnet that is stopped when dropped, and whose logs are shown
+/// then unless the test said it [passed](TestNet::passed): a test that
+/// panics or returns an error shows its nodes' logs either way.
 pub struct TestNet {
     /// The localnet.
     pub net: Localnet,
     dir: tempfile::TempDir,
+    passed: std::sync::atomic::AtomicBool,
 }
 
 impl TestNet {
@@ -54,7 +56,17 @@ impl TestNet {
                 return Err(e);
             }
         };
-        Ok(Self { net, dir })
+        Ok(Self {
+            net,
+            dir,
+            passed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Marks the test as passed, as its last step: the logs are not shown.
+    pub fn passed(&self) {
+        self.passed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The chain id.
@@ -75,7 +87,8 @@ impl TestNet {
 
 impl Drop for TestNet {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        let passed = self.passed.load(std::sync::atomic::Ordering::Relaxed);
+        if std::thread::panicking() || !passed {
             dump_logs(&self.dir.path().join("net"));
         }
         let _ = self.net.down();

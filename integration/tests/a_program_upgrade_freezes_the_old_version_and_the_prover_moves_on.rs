@@ -131,5 +131,6 @@ async fn a_program_upgrade_freezes_the_old_version_and_the_prover_moves_on() -> 
         copro_query(&client, "Results", pb::QueryResultsRequest::default()).await?;
     let versions: Vec<u32> = results.results.iter().map(|r| r.program_version).collect();
     assert_eq!(versions, [1, 2], "one result per version: {versions:?}");
+    net.passed();
     Ok(())
 }

@@ -121,5 +121,6 @@ async fn a_prover_killed_mid_proof_settles_everything_exactly_once_after_restart
     );
     let status = prover_status(&net).await?;
     assert_eq!(status["queue_settled"], 12, "{status:#}");
+    net.passed();
     Ok(())
 }

@@ -211,5 +211,6 @@ async fn a_stopped_node_is_reported_and_restarted_by_localnet() -> anyhow::Resul
         seen.iter().all(|s| s.state == RunState::Stopped),
         "{seen:#?}"
     );
+    net.passed();
     Ok(())
 }

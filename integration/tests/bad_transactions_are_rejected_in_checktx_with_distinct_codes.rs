@@ -134,5 +134,6 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
     let included = wait_included(&c, broadcast_ok(&c, good().sign()?).await?).await?;
     assert_eq!(included.code, 0, "{}", included.log);
     assert_eq!(balance(&c, &bob.address).await?, bob_before + 1_000);
+    net.passed();
     Ok(())
 }

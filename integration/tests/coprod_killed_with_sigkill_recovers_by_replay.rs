@@ -55,5 +55,6 @@ async fn coprod_killed_with_sigkill_recovers_by_replay_with_the_same_app_hash() 
         dave_before + u128::from(rounds)
     );
     assert_same_app_hashes(&net, 1, target).await?;
+    net.passed();
     Ok(())
 }

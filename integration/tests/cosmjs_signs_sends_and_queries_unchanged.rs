@@ -72,5 +72,6 @@ async fn cosmjs_signs_sends_and_queries_unchanged() -> anyhow::Result<()> {
         let found = c.tx(hash.parse()?, false).await?;
         assert!(found.tx_result.code.is_ok(), "{tx} succeeded in its block");
     }
+    net.passed();
     Ok(())
 }

@@ -113,5 +113,6 @@ async fn four_validators_commit_a_cosmrs_signed_send_with_identical_app_hashes()
         ics23::verify_non_membership::<HostFunctionsManager>(&proof, &spec, &after, &absent),
         "non-existence proof must verify against header h+1's app hash"
     );
+    net.passed();
     Ok(())
 }

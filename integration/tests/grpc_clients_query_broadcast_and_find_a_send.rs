@@ -466,5 +466,6 @@ async fn grpc_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
         median(abci_times)
     );
     println!("test took {:?}", started.elapsed());
+    net.passed();
     Ok(())
 }

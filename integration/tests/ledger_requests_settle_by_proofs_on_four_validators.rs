@@ -307,5 +307,6 @@ async fn ledger_requests_settle_by_proofs_on_four_validators() -> anyhow::Result
         result["result"]["withdrawals"][0]["amount"], "100",
         "{result}"
     );
+    net.passed();
     Ok(())
 }

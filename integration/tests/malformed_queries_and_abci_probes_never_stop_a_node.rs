@@ -138,5 +138,6 @@ async fn malformed_queries_and_abci_probes_never_stop_a_node() -> anyhow::Result
         );
     }
     assert_same_app_hashes(&net, 1, start + 3).await?;
+    net.passed();
     Ok(())
 }

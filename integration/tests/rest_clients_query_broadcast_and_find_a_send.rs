@@ -434,5 +434,6 @@ async fn rest_clients_query_broadcast_and_find_a_send() -> anyhow::Result<()> {
         median(abci_t)
     );
     println!("test took {:?}", started.elapsed());
+    net.passed();
     Ok(())
 }

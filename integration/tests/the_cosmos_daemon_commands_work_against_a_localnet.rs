@@ -351,5 +351,6 @@ async fn the_cosmos_daemon_commands_work_against_a_localnet() -> anyhow::Result<
         .to_string();
     let sent = c.json(&["tx", "bank", "send", "twelve", &alice, "1ucopro", "--wait"]);
     assert_eq!(sent["code"], 0, "{sent}");
+    net.passed();
     Ok(())
 }

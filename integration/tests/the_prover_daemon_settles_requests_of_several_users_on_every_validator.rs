@@ -218,5 +218,6 @@ async fn the_prover_daemon_settles_requests_of_several_users_on_every_validator(
     assert_eq!(all["prover"]["state"], "running", "{all:#}");
     assert_eq!(all["prover"]["status"]["queue_settled"], total, "{all:#}");
     assert_eq!(all["nodes"].as_array().map(Vec::len), Some(4));
+    net.passed();
     Ok(())
 }
