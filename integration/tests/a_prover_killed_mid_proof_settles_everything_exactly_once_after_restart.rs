@@ -119,7 +119,16 @@ async fn a_prover_killed_mid_proof_settles_everything_exactly_once_after_restart
         end,
         "a result with the job's range: {ranges:?}"
     );
-    let status = prover_status(&net).await?;
+    // The prover's status follows the chain a round later (it publishes
+    // what it verified at its last block): wait for it to see the end.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = prover_status(&net).await?;
+        if status["queue_settled"] == 12 || tokio::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     assert_eq!(status["queue_settled"], 12, "{status:#}");
     net.passed();
     Ok(())
