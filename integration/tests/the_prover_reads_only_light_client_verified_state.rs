@@ -66,6 +66,11 @@ async fn the_prover_reads_only_light_client_verified_state() -> anyhow::Result<(
 
     let root = chain.root(at).await?;
     assert_eq!(root.height, at);
+    // The light client read node 1; node 0, whose header we compare with,
+    // may be a block behind it.
+    net.net
+        .wait_for_height(0, at + 1, Duration::from_secs(30))
+        .await?;
     let header = client
         .commit(tendermint::block::Height::try_from(at + 1)?)
         .await?;
