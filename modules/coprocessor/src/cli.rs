@@ -1028,6 +1028,27 @@ mod tests {
         assert!(e.to_string().contains("without a suffix"), "{e}");
     }
 
+    #[test]
+    fn set_ledger_key_signs_the_key_and_refuses_a_bad_one_before_signing() {
+        // The spend-auth test vector's public key (docs/protocol.md).
+        let key = "eba1b6a29cd4a3d4be2d80046332bd780e08a8418352ce39f284b8878542a5d9";
+        let plan = tx_plan(&["set-ledger-key", "alice", key]).unwrap();
+        assert_eq!(plan.signer.as_str(), ALICE.as_str());
+        assert_eq!(plan.msgs[0].type_url, pb::MsgSetLedgerKey::type_url());
+        let m = pb::MsgSetLedgerKey::decode(plan.msgs[0].value.as_slice()).unwrap();
+        assert_eq!(m.signer, ALICE.as_str());
+        assert_eq!(hex::encode(&m.spending_key), key);
+        let with_prefix = format!("0x{key}");
+        assert!(tx_plan(&["set-ledger-key", "alice", &with_prefix]).is_ok());
+        let identity = format!("01{}", "00".repeat(31));
+        for bad in ["zz", &key[..62], identity.as_str()] {
+            assert!(
+                tx_plan(&["set-ledger-key", "alice", bad]).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
     fn plan(args: &[&str]) -> QueryPlan {
         query_plan(&matches(query_command(), args).unwrap()).unwrap()
     }
