@@ -63,7 +63,9 @@ pub fn ensure_dev_keys_v2() -> anyhow::Result<PathBuf> {
     ensure_keys(DEV_OFFCHAIN)
 }
 
-fn ensure_keys(offchain: usize) -> anyhow::Result<PathBuf> {
+/// The dev `transfer` keys with `offchain` off-chain slots (0: version 1),
+/// made once and cached.
+pub fn ensure_keys(offchain: usize) -> anyhow::Result<PathBuf> {
     let dir = keys_dir_for(offchain)?;
     if dir.join("verifying_key.bin").is_file() && dir.join("proving_key.bin").is_file() {
         return Ok(dir);
