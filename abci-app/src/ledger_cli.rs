@@ -97,7 +97,14 @@ pub async fn transfer(
     let http = reqwest::Client::new();
     let url = format!("{}/transfers", prover.trim_end_matches('/'));
     let mut nonce_to_sign = nonce.unwrap_or(sender.nonce);
-    for attempt in 0..2 {
+    // The prover reads the chain through its light client, a block or two
+    // behind the node: a key settled in the last blocks may not be in its
+    // replica yet (the chain has it, checked above), so that refusal is
+    // retried for a while; a refused nonce is signed again once, with the
+    // next nonce the prover names.
+    let mut key_waits = 0;
+    let mut nonce_retried = false;
+    loop {
         let request = wallet::sign_transfer(
             &spending,
             chain_id,
@@ -129,19 +136,22 @@ pub async fn transfer(
             .get("expected_nonce")
             .and_then(Value::as_str)
             .and_then(|n| n.parse::<u64>().ok());
+        let reason = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("no reason given");
         match expected {
-            Some(n) if status.as_u16() == 409 && attempt == 0 && nonce.is_none() => {
+            Some(n) if status.as_u16() == 409 && !nonce_retried && nonce.is_none() => {
+                nonce_retried = true;
                 nonce_to_sign = n;
             }
-            _ => bail!(
-                "the prover refused the transfer ({status}): {}",
-                body.get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no reason given")
-            ),
+            _ if status.as_u16() == 400 && reason.contains("no spending key") && key_waits < 30 => {
+                key_waits += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            _ => bail!("the prover refused the transfer ({status}): {reason}"),
         }
     }
-    bail!("the prover kept refusing the nonce")
 }
 
 /// The prover's record of transfer `id`.

@@ -954,7 +954,9 @@ mod tests {
             with_key.spend = Some(key);
             memory.set_account(2, with_key).unwrap();
             replica.set_account(2, moved).unwrap();
-            replica.commit_checked(3, memory.root().unwrap(), 1).unwrap();
+            replica
+                .commit_checked(3, memory.root().unwrap(), 1)
+                .unwrap();
         }
         let replica = Replica::open(&file, config()).unwrap();
         assert_eq!(replica.root().unwrap(), memory.root().unwrap());

@@ -380,5 +380,40 @@ mod tests {
         let (code, body) = get_text(addr, "/metrics").await;
         assert_eq!(code, 200);
         assert!(body.contains("copro_prover_refusing"), "{body}");
+
+        // The transfer routes: a version-1 prover takes none, bodies are
+        // capped before parsing, bad ids and unknown transfers are named.
+        let post = |body: String| {
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                write!(
+                    s,
+                    "POST /transfers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut raw = String::new();
+                s.read_to_string(&mut raw).unwrap();
+                let code: u16 = raw.split(' ').nth(1).unwrap().parse().unwrap();
+                (code, raw)
+            })
+        };
+        let transfer = r#"{"from_index":0,"to_index":1,"to_address":"x","amount":"1","nonce":"0","signature":"00"}"#;
+        let (code, raw) = post(transfer.to_string()).await.unwrap();
+        assert_eq!(code, 400, "a bad address is refused: {raw}");
+        let key = copro_circuits::spend_auth::SpendingKey::from_seed(&[1; 32]).unwrap();
+        let to = copro_module::Address::from_bytes(&[2; 20]).unwrap();
+        let signed = copro_coprocessor::wallet::sign_transfer(&key, "c", 0, 1, &to, 1, 0).unwrap();
+        let (code, raw) = post(serde_json::to_string(&signed).unwrap()).await.unwrap();
+        assert_eq!(code, 501, "version 1 takes no transfers: {raw}");
+        let (code, _) = post(format!("{{\"pad\":\"{}\"}}", "a".repeat(MAX_TRANSFER_BODY)))
+            .await
+            .unwrap();
+        assert_eq!(code, 413, "an oversized body is refused before parsing");
+        let (code, raw) = post("not json".into()).await.unwrap();
+        assert_eq!(code, 400, "{raw}");
+        assert_eq!(get_text(addr, "/transfers/1").await.0, 404);
+        assert_eq!(get_text(addr, "/transfers/x").await.0, 400);
     }
 }

@@ -76,10 +76,10 @@ pub fn accept_transfer(
     store: &super::jobs::JobStore,
     req: &TransferRequest,
 ) -> Result<PooledTransfer, IntakeError> {
+    let (signed, _) = req.decode().map_err(IntakeError::Invalid)?;
     if !view.enabled {
         return Err(IntakeError::Disabled);
     }
-    let (signed, _) = req.decode().map_err(IntakeError::Invalid)?;
     let m = signed.message;
     let Some((key, nonce)) = view.senders.get(&m.from_index) else {
         return Err(IntakeError::Invalid(format!(
