@@ -48,21 +48,37 @@ pub struct Posted {
     pub request: TransferRequest,
 }
 
-/// Signs a transfer of `amount` from key `from` to `to` with `from`'s
-/// spending key and posts it to the prover at `prover` (an `http://` URL).
-/// `nonce`: the sender's nonce to sign; by default the settled nonce, and
-/// if the prover says transfers of this sender are waiting, the next one
-/// it names (signed again, once).
+/// What to send: `amount` from key `from` to address `to`; `nonce` is the
+/// sender's nonce to sign (by default the settled nonce, and if the prover
+/// says transfers of this sender are waiting, the next one it names, signed
+/// again once).
+#[derive(Debug, Clone, Copy)]
+pub struct Order<'a> {
+    /// Key name or address of the sender.
+    pub from: &'a str,
+    /// Recipient address.
+    pub to: &'a str,
+    /// Amount in the ledger denom.
+    pub amount: u64,
+    /// Nonce to sign, if not the default.
+    pub nonce: Option<u64>,
+}
+
+/// Signs `order` with the sender's spending key and posts it to the prover
+/// at `prover` (an `http://` URL).
 pub async fn transfer(
     keyring: &Keyring,
     client: &HttpClient,
     chain_id: &str,
     prover: &str,
-    from: &str,
-    to: &str,
-    amount: u64,
-    nonce: Option<u64>,
+    order: Order<'_>,
 ) -> anyhow::Result<Posted> {
+    let Order {
+        from,
+        to,
+        amount,
+        nonce,
+    } = order;
     let key = keyring.resolve(from)?;
     let spending = key.spending_key()?;
     let to = Address::parse(to).map_err(|e| anyhow::anyhow!(e.log))?;

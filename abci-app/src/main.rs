@@ -1249,10 +1249,12 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
                 &g.client()?,
                 &chain_id,
                 &prover,
-                &from,
-                &to,
-                amount,
-                nonce,
+                coprod::ledger_cli::Order {
+                    from: &from,
+                    to: &to,
+                    amount,
+                    nonce,
+                },
             )
             .await?;
             let id = posted.record.get("id").cloned().unwrap_or(Value::Null);

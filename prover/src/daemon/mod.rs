@@ -322,13 +322,13 @@ impl Daemon {
             batch_size: usize::try_from(program.batch_size)?,
             tree,
         };
-        let v2 = (program.offchain_batch_size > 0).then(|| {
+        let v2 = (program.offchain_batch_size > 0).then_some(
             copro_circuits::transfer_v2::TransferV2Params {
                 queue_slots: params.batch_size,
                 offchain_slots: program.offchain_batch_size as usize,
                 tree,
-            }
-        });
+            },
+        );
         let key_file = config.program.keys_dir.join("proving_key.bin");
         tracing::info!(file = %key_file.display(), "loading the proving key");
         let key = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
