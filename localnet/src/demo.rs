@@ -237,7 +237,8 @@ async fn run_offchain(net: &mut Localnet, offchain_batch: usize) -> anyhow::Resu
                 Some("committed") => {
                     println!(
                         "# transfer {id}: committed at height {} in tx {}",
-                        record["height"], record["tx_hash"]
+                        record["height"],
+                        record["tx_hash"].as_str().unwrap_or_default()
                     );
                     break;
                 }

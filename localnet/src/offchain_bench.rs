@@ -3,9 +3,14 @@
 //! off-chain ledger transfer (`transfer` version 2) settled by the prover.
 //!
 //! Validator CPU is the user plus system time of every node's coprod and
-//! CometBFT processes (`/proc/PID/stat`), over each phase, minus what the
-//! same processes burn idle (empty blocks) over the same wall time, measured
-//! just before. Block bytes are the bytes of the transactions each phase put
+//! CometBFT processes (`/proc/PID/stat`), sampled at every new height, so
+//! each block has its CPU. A transaction costs CPU in the block before its
+//! own (CheckTx on every node when it is gossiped) and in its own
+//! (ProcessProposal, FinalizeBlock, Commit): the transfers' CPU is the CPU
+//! of those blocks above the median of the nearest empty blocks before
+//! them. That baseline is taken locally because the prover proves on the
+//! same cores between its blocks, which slows consensus and raises what an
+//! empty block costs; a baseline from a quiet minute would not match. Block bytes are the bytes of the transactions each phase put
 //! in blocks. Needs a localnet already on version 2 whose `alice` and `bob`
 //! have their spending keys bound (what `localnet demo` leaves).
 
@@ -55,8 +60,78 @@ async fn height(client: &HttpClient) -> anyhow::Result<u64> {
     Ok(client.status().await?.sync_info.latest_block_height.value())
 }
 
+/// `(height, cpu ms)` each time node 0 shows a new height, until `stop`.
+fn spawn_sampler(
+    client: HttpClient,
+    pids: Vec<u32>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(u64, u64)>> {
+    tokio::spawn(async move {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if let (Ok(h), Ok(c)) = (height(&client).await, cpu_ms(&pids))
+                && out.last().is_none_or(|(last, _)| h > *last)
+            {
+                out.push((h, c));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        out
+    })
+}
+
+/// CPU above the local empty-block baseline of the blocks the txs at
+/// `tx_heights` touched (each height and the one before it).
+fn excess_cpu(samples: &[(u64, u64)], tx_heights: &[u64]) -> f64 {
+    use std::collections::{BTreeMap, BTreeSet};
+    // CPU of block h: from first seeing h - 1 to first seeing h.
+    let per_block: BTreeMap<u64, u64> = samples
+        .windows(2)
+        .filter(|w| w[1].0 == w[0].0 + 1)
+        .map(|w| (w[1].0, w[1].1.saturating_sub(w[0].1)))
+        .collect();
+    let touched: BTreeSet<u64> = tx_heights
+        .iter()
+        .flat_map(|h| [h.saturating_sub(1), *h])
+        .collect();
+    let mut excess = 0.0;
+    for b in &touched {
+        let Some(cpu) = per_block.get(b) else {
+            continue;
+        };
+        let mut quiet: Vec<u64> = per_block
+            .range(..*b)
+            .rev()
+            .filter(|(h, _)| !touched.contains(h))
+            .take(10)
+            .map(|(_, c)| *c)
+            .collect();
+        if quiet.is_empty() {
+            continue;
+        }
+        quiet.sort_unstable();
+        excess += *cpu as f64 - quiet[quiet.len() / 2] as f64;
+    }
+    excess
+}
+
+/// Heights in `from..=to` whose blocks carry transactions.
+async fn tx_heights(client: &HttpClient, from: u64, to: u64) -> anyhow::Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for h in from..=to {
+        let block = client
+            .block(tendermint::block::Height::try_from(h)?)
+            .await?;
+        if !block.block.data.is_empty() {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
 /// One phase's figures.
 struct Phase {
+    blocks: u64,
     transfers: u64,
     cpu_ms: f64,
     bytes: u64,
@@ -84,12 +159,10 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     let client = net.client(0)?;
     let keyring = coprod::keyring::Keyring::new(&state.keyring_dir);
 
-    // Idle: what the validators burn producing empty blocks.
-    let idle_window = Duration::from_secs(10);
-    let before = cpu_ms(&pids)?;
-    tokio::time::sleep(idle_window).await;
-    let idle_ms_per_s = (cpu_ms(&pids)? - before) as f64 / idle_window.as_secs_f64();
-    println!("idle_validator_cpu_ms_per_s: {idle_ms_per_s:.1}");
+    // Per-block CPU from here on; quiet blocks first, for the baseline.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = spawn_sampler(client.clone(), pids.clone(), std::sync::Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_secs(8)).await;
 
     // Phase A: native MsgSend, signed up front, from two funded accounts.
     let senders = [
@@ -106,7 +179,7 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     }
     let sends = txs.len() as u64;
     let start_h = height(&client).await?;
-    let (cpu0, t0) = (cpu_ms(&pids)?, Instant::now());
+    let t0 = Instant::now();
     let mut last = None;
     for tx in txs {
         let r = client.broadcast_tx_sync(tx).await?;
@@ -115,11 +188,15 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     }
     let included = wait_included(&client, last.context("no send")?).await?;
     let seconds = t0.elapsed().as_secs_f64();
-    let cpu = (cpu_ms(&pids)? - cpu0) as f64 - idle_ms_per_s * seconds;
+    let blocks = height(&client).await?.saturating_sub(start_h);
+    let send_heights = tx_heights(&client, start_h + 1, included.height).await?;
     let (bytes, ntx) = block_tx_bytes(&client, start_h + 1, included.height).await?;
+    // Quiet blocks between the phases.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let native = Phase {
+        blocks,
         transfers: sends,
-        cpu_ms: cpu,
+        cpu_ms: 0.0,
         bytes,
         txs: ntx,
         seconds,
@@ -175,7 +252,7 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     }
     let offchain = requests.len() as u64;
     let start_h = height(&client).await?;
-    let (cpu0, t0) = (cpu_ms(&pids)?, Instant::now());
+    let t0 = Instant::now();
     let mut ids = Vec::new();
     for r in &requests {
         let (code, body) =
@@ -206,9 +283,17 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
         }
     }
     let seconds = t0.elapsed().as_secs_f64();
-    let cpu = (cpu_ms(&pids)? - cpu0) as f64 - idle_ms_per_s * seconds;
+    let blocks = height(&client).await?.saturating_sub(start_h);
+    let proof_heights = tx_heights(&client, start_h + 1, last_height).await?;
     let (bytes, ntx) = block_tx_bytes(&client, start_h + 1, last_height).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.await?;
+    let mut native = native;
+    native.cpu_ms = excess_cpu(&samples, &send_heights);
+    let cpu = excess_cpu(&samples, &proof_heights);
     let proven = Phase {
+        blocks,
         transfers: offchain,
         cpu_ms: cpu,
         bytes,
@@ -233,7 +318,8 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
         println!("{name}_transfers: {}", p.transfers);
         println!("{name}_block_txs: {}", p.txs);
         println!("{name}_seconds: {:.1}", p.seconds);
-        println!("{name}_validator_cpu_ms_above_idle: {:.0}", p.cpu_ms);
+        println!("{name}_blocks: {}", p.blocks);
+        println!("{name}_validator_cpu_ms_above_baseline: {:.0}", p.cpu_ms);
         let (c, b) = per(p);
         println!("{name}_validator_cpu_ms_per_transfer: {c:.2}");
         println!("{name}_block_bytes_per_transfer: {b:.1}");
