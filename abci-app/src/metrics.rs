@@ -6,6 +6,8 @@
 //! | `coprod_check_tx_total{code}` | counter | CheckTx answers by result code |
 //! | `coprod_block_txs_total{code}` | counter | executed block txs by result code |
 //! | `coprod_finalize_block_seconds` | histogram | FinalizeBlock duration |
+//! | `coprod_abci_cpu_seconds_total{method}` | counter | CPU time (user + system) of the thread that answered ABCI requests, by method (`check_tx`, `prepare_proposal`, `process_proposal`, `finalize_block`, `commit`, `query`, ...): what this node's app spent on each, apart from the other processes on the machine |
+//! | `coprod_abci_requests_total{method}` | counter | ABCI requests answered, by method |
 //! | `coprod_groth16_verifications_total{stage}` | counter | proofs whose pairing check ran, by ABCI step (`check_tx`, `simulate`, `prepare_proposal`, `process_proposal`, `finalize_block`); a remembered verdict is not counted, so on the normal path each proof counts once per node |
 //!
 //! Metrics only observe: nothing here feeds back into state or verdicts.
@@ -14,7 +16,8 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -32,6 +35,10 @@ pub struct Metrics {
     pub finalize_seconds: Histogram,
     /// Groth16 pairing checks by stage.
     pub groth16_verifications: IntCounterVec,
+    /// Thread CPU seconds spent answering ABCI requests, by method.
+    pub abci_cpu_seconds: CounterVec,
+    /// ABCI requests answered, by method.
+    pub abci_requests: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -62,8 +69,24 @@ fn build() -> Result<Metrics, prometheus::Error> {
         ),
         &["stage"],
     )?;
+    let abci_cpu_seconds = CounterVec::new(
+        Opts::new(
+            "coprod_abci_cpu_seconds_total",
+            "CPU seconds of the app thread answering ABCI requests, by method",
+        ),
+        &["method"],
+    )?;
+    let abci_requests = IntCounterVec::new(
+        Opts::new(
+            "coprod_abci_requests_total",
+            "ABCI requests answered, by method",
+        ),
+        &["method"],
+    )?;
     registry.register(Box::new(finalize_seconds.clone()))?;
     registry.register(Box::new(groth16_verifications.clone()))?;
+    registry.register(Box::new(abci_cpu_seconds.clone()))?;
+    registry.register(Box::new(abci_requests.clone()))?;
     Ok(Metrics {
         registry,
         committed_height,
@@ -71,7 +94,41 @@ fn build() -> Result<Metrics, prometheus::Error> {
         block_txs,
         finalize_seconds,
         groth16_verifications,
+        abci_cpu_seconds,
+        abci_requests,
     })
+}
+
+/// CPU time the calling thread has used (user + system), or `None` where
+/// the clock is missing. Measures the app's own work on its thread: unlike
+/// wall time it does not grow when other processes (a prover, the other
+/// nodes of a localnet) take the cores.
+pub fn thread_cpu_time() -> Option<std::time::Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call writes only it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return None;
+    }
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec).ok()?;
+    Some(std::time::Duration::new(secs, nanos))
+}
+
+/// Counts one ABCI request of `method` that took `cpu` of its thread.
+pub fn observe_abci(method: &str, cpu: Option<std::time::Duration>) {
+    let Some(m) = metrics() else {
+        return;
+    };
+    m.abci_requests.with_label_values(&[method]).inc();
+    if let Some(cpu) = cpu {
+        m.abci_cpu_seconds
+            .with_label_values(&[method])
+            .inc_by(cpu.as_secs_f64());
+    }
 }
 
 /// The process-wide metrics (`None` only if registration failed, which

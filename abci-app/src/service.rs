@@ -55,6 +55,17 @@ impl AbciService {
     /// Answers one request. Always answers: a [`Fatal`] error becomes an
     /// ABCI exception (or ends the process, see [`Self::exit_on_fatal`]).
     pub fn call(&mut self, incoming: Incoming) -> pb::Response {
+        let method = incoming.kind().label();
+        let cpu_before = crate::metrics::thread_cpu_time();
+        let response = self.answer(incoming);
+        let cpu = crate::metrics::thread_cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        crate::metrics::observe_abci(method, cpu);
+        response
+    }
+
+    fn answer(&mut self, incoming: Incoming) -> pb::Response {
         // Queries, CheckTx and block execution catch their own panics; this
         // covers the rest (Info, Commit, ...), so no panic can leave a
         // process whose app thread is gone.

@@ -571,3 +571,33 @@ async fn finalize_reuses_the_process_proposal_execution_only_for_the_same_block(
         consensus(&mut s2, ConsensusRequest::Commit).await;
     }
 }
+
+#[tokio::test]
+async fn abci_requests_and_their_thread_cpu_are_counted_by_method() {
+    let m = coprod::metrics::metrics().unwrap();
+    let count = |method: &str| m.abci_requests.with_label_values(&[method]).get();
+    let cpu = |method: &str| m.abci_cpu_seconds.with_label_values(&[method]).get();
+    // Other tests of this binary count too: only increases are asserted.
+    let (checks, check_cpu) = (count("check_tx"), cpu("check_tx"));
+    let (finalizes, finalize_cpu) = (count("finalize_block"), cpu("finalize_block"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = services(dir.path()).await;
+    let (alice, bob) = (Signer::new(1), Signer::new(2));
+    init(&mut s, genesis(&[(&alice, 1_000_000)])).await;
+    let tx = cosmrs_send(&alice, &bob.address, 5, 0, 0);
+    assert_eq!(check(&mut s, tx.clone()).await.code.value(), 0);
+    block(&mut s, 1, vec![tx]).await;
+
+    assert!(count("check_tx") > checks);
+    assert!(count("finalize_block") > finalizes);
+    // A secp256k1 verification and a block's execution take CPU time.
+    assert!(cpu("check_tx") > check_cpu, "CheckTx took no CPU");
+    assert!(
+        cpu("finalize_block") > finalize_cpu,
+        "FinalizeBlock took no CPU"
+    );
+    let text = coprod::metrics::render();
+    assert!(text.contains("coprod_abci_cpu_seconds_total{method=\"check_tx\"}"));
+    assert!(text.contains("coprod_abci_requests_total{method=\"commit\"}"));
+}

@@ -2,19 +2,27 @@
 //! localnet in the same run, for a native `MsgSend` against a signed
 //! off-chain ledger transfer (`transfer` version 2) settled by the prover.
 //!
-//! Validator CPU is the user plus system time of every node's coprod and
-//! CometBFT processes (`/proc/PID/stat`), sampled at every new height, so
-//! each block has its CPU. A transaction costs CPU in the block before its
-//! own (CheckTx on every node when it is gossiped) and in its own
-//! (ProcessProposal, FinalizeBlock, Commit): the transfers' CPU is the CPU
-//! of those blocks above the median of ten nearest empty blocks (after
-//! them when there are ten, else before). The baseline is local because the
-//! prover proves on the same cores between its blocks, which slows
-//! consensus and raises what an empty block costs; run with `--count` equal
-//! to the program's off-chain batch size, so one proof settles them all and
-//! the blocks after it are quiet. Block bytes are the bytes of the transactions each phase put
-//! in blocks. Needs a localnet already on version 2 whose `alice` and `bob`
-//! have their spending keys bound (what `localnet demo` leaves).
+//! Validator CPU has two parts, each read at every new height so every
+//! block has its own:
+//! - **coprod**: the CPU time of the thread answering ABCI requests, summed
+//!   over nodes from each node's `coprod_abci_cpu_seconds_total` (every
+//!   method but `query`: what the prover and this bench ask is not a
+//!   transfer's cost). It is the app's own work, whatever else runs on the
+//!   cores, so it resolves a proof's few milliseconds.
+//! - **CometBFT**: the user plus system time of every node's CometBFT
+//!   process (`/proc/PID/stat`). Gossip, timers and RPC make it noisy.
+//!
+//! A transaction costs CPU in the block before its own (CheckTx on every
+//! node when it is gossiped) and in its own (ProcessProposal,
+//! FinalizeBlock, Commit): the transfers' CPU is the CPU of those blocks
+//! above the median of ten nearest empty blocks (after them when there are
+//! ten, else before). The baseline is local because the prover proves on
+//! the same cores between its blocks, which slows consensus and raises what
+//! an empty block costs; run with `--count` equal to the program's
+//! off-chain batch size, so one proof settles them all and the blocks after
+//! it are quiet. Block bytes are the bytes of the transactions each phase
+//! put in blocks. Needs a localnet already on version 2 whose `alice` and
+//! `bob` have their spending keys bound (what `localnet demo` leaves).
 
 use std::time::{Duration, Instant};
 
@@ -62,24 +70,94 @@ async fn height(client: &HttpClient) -> anyhow::Result<u64> {
     Ok(client.status().await?.sync_info.latest_block_height.value())
 }
 
-/// `(height, cpu ms)` each time node 0 shows a new height, until `stop`.
+/// coprod's ABCI CPU (µs) of the node whose metrics listen on `port`: every
+/// method but `query`, and `query` alone.
+async fn abci_cpu_us(port: u16) -> anyhow::Result<(u64, u64)> {
+    let (status, body) = crate::http::get(port, "/metrics").await?;
+    anyhow::ensure!(
+        status == 200,
+        "coprod metrics on port {port} answered {status}"
+    );
+    Ok(parse_abci_cpu_us(&body))
+}
+
+/// Sums `coprod_abci_cpu_seconds_total` of a metrics page into µs: every
+/// method but `query`, and `query`.
+fn parse_abci_cpu_us(text: &str) -> (u64, u64) {
+    let (mut work, mut query) = (0f64, 0f64);
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("coprod_abci_cpu_seconds_total{method=\"") else {
+            continue;
+        };
+        let Some((method, value)) = rest.split_once("\"}") else {
+            continue;
+        };
+        let Ok(seconds) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        if method == "query" {
+            query += seconds;
+        } else {
+            work += seconds;
+        }
+    }
+    ((work * 1e6) as u64, (query * 1e6) as u64)
+}
+
+/// CPU read at one height.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    height: u64,
+    /// coprod ABCI CPU of every node, µs (queries apart).
+    app_us: u64,
+    /// coprod ABCI query CPU of every node, µs.
+    query_us: u64,
+    /// CometBFT process CPU of every node, ms.
+    cometbft_ms: u64,
+}
+
+/// A [`Sample`] each time node 0 shows a new height, until `stop`.
 fn spawn_sampler(
     client: HttpClient,
-    pids: Vec<u32>,
+    metrics_ports: Vec<u16>,
+    cometbft_pids: Vec<u32>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<(u64, u64)>> {
+) -> tokio::task::JoinHandle<Vec<Sample>> {
     tokio::spawn(async move {
-        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut out: Vec<Sample> = Vec::new();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            if let (Ok(h), Ok(c)) = (height(&client).await, cpu_ms(&pids))
-                && out.last().is_none_or(|(last, _)| h > *last)
+            if let Ok(h) = height(&client).await
+                && out.last().is_none_or(|s| h > s.height)
             {
-                out.push((h, c));
+                let (mut app_us, mut query_us) = (0, 0);
+                let mut complete = true;
+                for port in &metrics_ports {
+                    match abci_cpu_us(*port).await {
+                        Ok((w, q)) => {
+                            app_us += w;
+                            query_us += q;
+                        }
+                        Err(_) => complete = false,
+                    }
+                }
+                if let (true, Ok(cometbft_ms)) = (complete, cpu_ms(&cometbft_pids)) {
+                    out.push(Sample {
+                        height: h,
+                        app_us,
+                        query_us,
+                        cometbft_ms,
+                    });
+                }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         out
     })
+}
+
+/// One counter of the samples as `(height, value)`.
+fn series(samples: &[Sample], f: impl Fn(&Sample) -> u64) -> Vec<(u64, u64)> {
+    samples.iter().map(|s| (s.height, f(s))).collect()
 }
 
 /// CPU above the local empty-block baseline of the blocks the txs at
@@ -147,7 +225,10 @@ async fn tx_heights(client: &HttpClient, from: u64, to: u64) -> anyhow::Result<V
 struct Phase {
     blocks: u64,
     transfers: u64,
-    cpu_ms: f64,
+    /// coprod ABCI CPU above the baseline, all nodes, ms.
+    app_ms: f64,
+    /// CometBFT process CPU above the baseline, all nodes, ms.
+    cometbft_ms: f64,
     bytes: u64,
     txs: u64,
     seconds: f64,
@@ -160,22 +241,28 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
         .prover
         .as_ref()
         .context("this localnet has no prover")?;
-    let pids: Vec<u32> = state
-        .nodes
-        .iter()
-        .flat_map(|n| [n.coprod_pid, n.cometbft_pid])
-        .flatten()
-        .collect();
+    let cometbft_pids: Vec<u32> = state.nodes.iter().filter_map(|n| n.cometbft_pid).collect();
+    let metrics_ports: Vec<u16> = state.nodes.iter().map(|n| n.ports.app_metrics).collect();
     anyhow::ensure!(
-        !pids.is_empty(),
-        "no node process is recorded: is the localnet up?"
+        cometbft_pids.len() == state.nodes.len(),
+        "no CometBFT process is recorded for some node: is the localnet up?"
     );
+    for port in &metrics_ports {
+        abci_cpu_us(*port).await.with_context(|| {
+            format!("reading coprod's ABCI CPU on port {port}: is the localnet up, on this coprod?")
+        })?;
+    }
     let client = net.client(0)?;
     let keyring = coprod::keyring::Keyring::new(&state.keyring_dir);
 
     // Per-block CPU from here on; quiet blocks first, for the baseline.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = spawn_sampler(client.clone(), pids.clone(), std::sync::Arc::clone(&stop));
+    let sampler = spawn_sampler(
+        client.clone(),
+        metrics_ports,
+        cometbft_pids.clone(),
+        std::sync::Arc::clone(&stop),
+    );
     tokio::time::sleep(Duration::from_secs(8)).await;
 
     // Phase A: native MsgSend, signed up front, from two funded accounts.
@@ -210,7 +297,8 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     let native = Phase {
         blocks,
         transfers: sends,
-        cpu_ms: 0.0,
+        app_ms: 0.0,
+        cometbft_ms: 0.0,
         bytes,
         txs: ntx,
         seconds,
@@ -269,9 +357,17 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let mut ids = Vec::new();
     for r in &requests {
-        let (code, body) =
-            crate::http::post_json(prover.api_port, "/transfers", &serde_json::to_string(r)?)
-                .await?;
+        let body = serde_json::to_string(r)?;
+        let (mut code, mut body_out) =
+            crate::http::post_json(prover.api_port, "/transfers", &body).await?;
+        // The prover limits each client's posts ([pool] client_burst, then
+        // client_posts_per_second): past the burst, keep its pace.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while code == 429 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            (code, body_out) = crate::http::post_json(prover.api_port, "/transfers", &body).await?;
+        }
+        let body = body_out;
         anyhow::ensure!(
             code == 202,
             "the prover refused a transfer ({code}): {body}"
@@ -304,69 +400,131 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(6)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let samples = sampler.await?;
+    let app = series(&samples, |s| s.app_us);
+    let cometbft = series(&samples, |s| s.cometbft_ms);
     let mut native = native;
-    native.cpu_ms = excess_cpu(&samples, &send_heights);
-    let cpu = excess_cpu(&samples, &proof_heights);
+    native.app_ms = excess_cpu(&app, &send_heights) / 1000.0;
+    native.cometbft_ms = excess_cpu(&cometbft, &send_heights);
     let proven = Phase {
         blocks,
         transfers: offchain,
-        cpu_ms: cpu,
+        app_ms: excess_cpu(&app, &proof_heights) / 1000.0,
+        cometbft_ms: excess_cpu(&cometbft, &proof_heights),
         bytes,
         txs: ntx,
         seconds,
     };
 
-    let per = |p: &Phase| {
-        (
-            p.cpu_ms / p.transfers as f64,
-            p.bytes as f64 / p.transfers as f64,
-        )
-    };
-    let (native_cpu, native_bytes) = per(&native);
-    let (proven_cpu, proven_bytes) = per(&proven);
+    let per = |p: &Phase, x: f64| x / p.transfers as f64;
     println!(
-        "validators: {} (coprod + CometBFT processes: {})",
-        state.nodes.len(),
-        pids.len()
+        "validators: {} (coprod ABCI thread CPU from each node's metrics; CometBFT process CPU from /proc)",
+        state.nodes.len()
     );
     for (name, p) in [("msgsend", &native), ("offchain", &proven)] {
         println!("{name}_transfers: {}", p.transfers);
         println!("{name}_block_txs: {}", p.txs);
         println!("{name}_seconds: {:.1}", p.seconds);
         println!("{name}_blocks: {}", p.blocks);
-        println!("{name}_validator_cpu_ms_above_baseline: {:.0}", p.cpu_ms);
-        let (c, b) = per(p);
-        println!("{name}_validator_cpu_ms_per_transfer: {c:.2}");
-        println!("{name}_block_bytes_per_transfer: {b:.1}");
+        println!("{name}_coprod_cpu_ms_above_baseline: {:.2}", p.app_ms);
+        println!("{name}_coprod_cpu_ms_per_transfer: {:.4}", per(p, p.app_ms));
+        println!(
+            "{name}_cometbft_cpu_ms_above_baseline: {:.0}",
+            p.cometbft_ms
+        );
+        println!(
+            "{name}_cometbft_cpu_ms_per_transfer: {:.3}",
+            per(p, p.cometbft_ms)
+        );
+        println!(
+            "{name}_block_bytes_per_transfer: {:.1}",
+            p.bytes as f64 / p.transfers as f64
+        );
     }
-    // What one empty block's CPU varies by: an excess below it is noise.
-    let mut quiet: Vec<u64> = samples
-        .windows(2)
-        .filter(|w| w[1].0 == w[0].0 + 1)
-        .map(|w| w[1].1.saturating_sub(w[0].1))
-        .collect();
-    quiet.sort_unstable();
-    let q = |f: usize| quiet.get(quiet.len() * f / 4).copied().unwrap_or(0);
+    // What one block's CPU varies by: an excess below the spread is noise.
+    let quartiles = |values: &[(u64, u64)]| {
+        let mut per_block: Vec<u64> = values
+            .windows(2)
+            .filter(|w| w[1].0 == w[0].0 + 1)
+            .map(|w| w[1].1.saturating_sub(w[0].1))
+            .collect();
+        per_block.sort_unstable();
+        let q = |f: usize| per_block.get(per_block.len() * f / 4).copied().unwrap_or(0);
+        (q(1), q(2), q(3), per_block.len())
+    };
+    let (a1, a2, a3, n) = quartiles(&app);
+    println!("coprod_block_cpu_us_quartiles: {a1} / {a2} / {a3} over {n} blocks (all nodes)");
+    let (c1, c2, c3, _) = quartiles(&cometbft);
+    println!("cometbft_block_cpu_ms_quartiles: {c1} / {c2} / {c3} (all nodes)");
+    let queries = samples
+        .last()
+        .zip(samples.first())
+        .map_or(0, |(l, f)| l.query_us.saturating_sub(f.query_us));
     println!(
-        "block_cpu_ms_quartiles: {} / {} / {} over {} blocks",
-        q(1),
-        q(2),
-        q(3),
-        quiet.len()
+        "coprod_query_cpu_ms_whole_run: {:.1} (ABCI queries of the prover and this bench; not counted above)",
+        queries as f64 / 1000.0
     );
-    if proven.cpu_ms > 0.0 {
-        println!(
-            "cpu_ratio_msgsend_over_offchain: {:.1}",
-            native_cpu / proven_cpu
-        );
-    } else {
-        println!(
-            "cpu_ratio_msgsend_over_offchain: not resolved (the off-chain blocks cost no more than the empty blocks around them, within the spread above)"
-        );
-    }
+    let ratio = |a: f64, b: f64| {
+        if a > 0.0 && b > 0.0 {
+            format!("{:.1}", a / b)
+        } else {
+            "not resolved (an excess at or below zero: within the spread above)".to_string()
+        }
+    };
+    println!(
+        "coprod_cpu_ratio_msgsend_over_offchain: {}",
+        ratio(native.app_ms, proven.app_ms)
+    );
+    println!(
+        "cometbft_cpu_ratio_msgsend_over_offchain: {}",
+        ratio(native.cometbft_ms, proven.cometbft_ms)
+    );
+    println!(
+        "validator_cpu_ratio_msgsend_over_offchain: {}",
+        ratio(
+            native.app_ms + native.cometbft_ms,
+            proven.app_ms + proven.cometbft_ms.max(0.0)
+        )
+    );
     println!(
         "bytes_ratio_msgsend_over_offchain: {:.1}",
-        native_bytes / proven_bytes.max(f64::MIN_POSITIVE)
+        (native.bytes as f64 / native.transfers as f64)
+            / (proven.bytes as f64 / proven.transfers as f64).max(f64::MIN_POSITIVE)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abci_cpu_is_summed_by_method_with_queries_apart() {
+        let page = "# HELP coprod_abci_cpu_seconds_total CPU\n\
+            # TYPE coprod_abci_cpu_seconds_total counter\n\
+            coprod_abci_cpu_seconds_total{method=\"check_tx\"} 0.25\n\
+            coprod_abci_cpu_seconds_total{method=\"finalize_block\"} 1.5\n\
+            coprod_abci_cpu_seconds_total{method=\"query\"} 2\n\
+            coprod_abci_requests_total{method=\"check_tx\"} 7\n\
+            coprod_abci_cpu_seconds_total{method=\"commit\"} not-a-number\n";
+        assert_eq!(parse_abci_cpu_us(page), (1_750_000, 2_000_000));
+        assert_eq!(parse_abci_cpu_us(""), (0, 0));
+    }
+
+    #[test]
+    fn a_block_with_txs_is_charged_above_the_median_of_its_quiet_neighbours() {
+        // Blocks 2..=20 cost 10 each, except block 12 (30) and 11 (its
+        // CheckTx, 15); heights 11 and 12 are touched by a tx at 12.
+        let mut total = 0;
+        let mut samples = vec![(1, 0)];
+        for h in 2..=20u64 {
+            total += match h {
+                11 => 15,
+                12 => 30,
+                _ => 10,
+            };
+            samples.push((h, total));
+        }
+        assert_eq!(excess_cpu(&samples, &[12]), 25.0);
+        assert_eq!(excess_cpu(&samples, &[]), 0.0);
+    }
 }

@@ -102,6 +102,29 @@ impl Kind {
         }
     }
 
+    /// The request's name in the ABCI spec (`check_tx`, `finalize_block`,
+    /// ...): the `method` label of the app's metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Echo => "echo",
+            Kind::Flush => "flush",
+            Kind::Info => "info",
+            Kind::InitChain => "init_chain",
+            Kind::Query => "query",
+            Kind::CheckTx => "check_tx",
+            Kind::Commit => "commit",
+            Kind::ListSnapshots => "list_snapshots",
+            Kind::OfferSnapshot => "offer_snapshot",
+            Kind::LoadSnapshotChunk => "load_snapshot_chunk",
+            Kind::ApplySnapshotChunk => "apply_snapshot_chunk",
+            Kind::PrepareProposal => "prepare_proposal",
+            Kind::ProcessProposal => "process_proposal",
+            Kind::ExtendVote => "extend_vote",
+            Kind::VerifyVoteExtension => "verify_vote_extension",
+            Kind::FinalizeBlock => "finalize_block",
+        }
+    }
+
     fn from_field_number(n: u64) -> Option<Kind> {
         Kind::ALL
             .into_iter()
@@ -150,6 +173,33 @@ pub enum Incoming {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl Incoming {
+    /// The kind of request this frame carries, read or not.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Incoming::Malformed { kind, .. } => *kind,
+            Incoming::Request(request) => match request {
+                Request::Echo(_) => Kind::Echo,
+                Request::Flush => Kind::Flush,
+                Request::Info(_) => Kind::Info,
+                Request::InitChain(_) => Kind::InitChain,
+                Request::Query(_) => Kind::Query,
+                Request::CheckTx(_) => Kind::CheckTx,
+                Request::Commit => Kind::Commit,
+                Request::ListSnapshots => Kind::ListSnapshots,
+                Request::OfferSnapshot(_) => Kind::OfferSnapshot,
+                Request::LoadSnapshotChunk(_) => Kind::LoadSnapshotChunk,
+                Request::ApplySnapshotChunk(_) => Kind::ApplySnapshotChunk,
+                Request::PrepareProposal(_) => Kind::PrepareProposal,
+                Request::ProcessProposal(_) => Kind::ProcessProposal,
+                Request::ExtendVote(_) => Kind::ExtendVote,
+                Request::VerifyVoteExtension(_) => Kind::VerifyVoteExtension,
+                Request::FinalizeBlock(_) => Kind::FinalizeBlock,
+            },
+        }
+    }
 }
 
 /// Bytes that name no ABCI request: the peer is not CometBFT.

@@ -6,12 +6,12 @@
 //! loopback or behind a proxy if the job list is not for everyone.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -79,6 +79,92 @@ pub struct ApiState {
     /// Serialises intake, so two transfers of one sender never take the
     /// same nonce.
     pub intake_lock: Arc<tokio::sync::Mutex<()>>,
+    /// How often one client may post a transfer.
+    pub rate: Arc<ClientRateLimit>,
+}
+
+/// Most client addresses the rate limit tracks at once. Past it, buckets
+/// that are full again are forgotten; if that frees nothing, new clients
+/// get 503 until some do (a bounded map, whatever the number of sources).
+pub const MAX_TRACKED_CLIENTS: usize = 65_536;
+
+/// The per-client rate limit of `POST /transfers`: each post costs the
+/// prover a signature verification before it can refuse it, so one client
+/// must not be able to spend its CPU. A bucket per client address (an IPv6
+/// client per /64, the block one host usually has), refilled at
+/// `[pool] client_posts_per_second` up to `client_burst` (governor's keyed
+/// GCRA). Behind a reverse proxy every client has the proxy's address:
+/// raise the limits there, or limit at the proxy.
+pub struct ClientRateLimit {
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl std::fmt::Debug for ClientRateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRateLimit")
+            .field("clients", &self.limiter.len())
+            .finish()
+    }
+}
+
+/// Why a client's post was not let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateRefusal {
+    /// This client posts too fast: it may again after this long.
+    TooFast(Duration),
+    /// More clients than [`MAX_TRACKED_CLIENTS`] are posting at once.
+    TooManyClients,
+}
+
+impl ClientRateLimit {
+    /// A limit of `quota` per client.
+    pub fn new(quota: governor::Quota) -> Self {
+        Self {
+            limiter: governor::RateLimiter::keyed(quota),
+        }
+    }
+
+    /// The limit `[pool]` configures (`None` when a value is 0, which the
+    /// config's check refuses first).
+    pub fn from_config(pool: &super::config::PoolConfig) -> Option<Self> {
+        let rate = std::num::NonZeroU32::new(pool.client_posts_per_second)?;
+        let burst = std::num::NonZeroU32::new(pool.client_burst)?;
+        Some(Self::new(
+            governor::Quota::per_second(rate).allow_burst(burst),
+        ))
+    }
+
+    /// Takes one post of `client` from its bucket.
+    pub fn check(&self, client: IpAddr) -> Result<(), RateRefusal> {
+        let key = client_key(client);
+        if self.limiter.len() >= MAX_TRACKED_CLIENTS {
+            self.limiter.retain_recent();
+            if self.limiter.len() >= MAX_TRACKED_CLIENTS {
+                return Err(RateRefusal::TooManyClients);
+            }
+        }
+        self.limiter.check_key(&key).map_err(|not_until| {
+            use governor::clock::Clock;
+            RateRefusal::TooFast(
+                not_until.wait_time_from(governor::clock::DefaultClock::default().now()),
+            )
+        })
+    }
+}
+
+/// The bucket a client address falls in: an IPv4 address (also when
+/// mapped into IPv6) as it is, an IPv6 address by its /64.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
 }
 
 /// Largest `POST /transfers` body: a transfer is about 250 bytes of JSON.
@@ -184,8 +270,39 @@ async fn job(State(state): State<ApiState>, Path(id): Path<String>) -> Response 
     }
 }
 
-async fn post_transfer(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
+async fn post_transfer(
+    State(state): State<ApiState>,
+    client: Option<ConnectInfo<SocketAddr>>,
+    body: axum::body::Bytes,
+) -> Response {
     use super::v2::IntakeError as E;
+    // Before any parsing or signature check: the cheapest refusal first.
+    if let Some(ConnectInfo(addr)) = client {
+        match state.rate.check(addr.ip()) {
+            Ok(()) => {}
+            Err(RateRefusal::TooFast(wait)) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, secs.max(1).to_string())],
+                    axum::Json(serde_json::json!({
+                        "error": format!(
+                            "{} posts transfers too fast: retry in {} ms ([pool] client_posts_per_second, client_burst)",
+                            addr.ip(),
+                            wait.as_millis()
+                        )
+                    })),
+                )
+                    .into_response();
+            }
+            Err(RateRefusal::TooManyClients) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many clients are posting transfers at once: retry shortly".into(),
+                );
+            }
+        }
+    }
     let req: super::pool::TransferRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -300,7 +417,12 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 
 /// Serves the API on `listener`.
 pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) -> anyhow::Result<()> {
-    axum::serve(listener, router(state)).await?;
+    // With each connection's address: the per-client rate limit keys on it.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -343,6 +465,12 @@ mod tests {
             metrics: Metrics::new().unwrap(),
             intake: Arc::default(),
             intake_lock: Arc::default(),
+            // Three posts read, then none for an hour: the fourth below is
+            // refused (the oversized one is refused before the handler).
+            rate: Arc::new(ClientRateLimit::new(
+                governor::Quota::per_hour(std::num::NonZeroU32::new(1).unwrap())
+                    .allow_burst(std::num::NonZeroU32::new(3).unwrap()),
+            )),
         };
         let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -413,7 +541,36 @@ mod tests {
         assert_eq!(code, 413, "an oversized body is refused before parsing");
         let (code, raw) = post("not json".into()).await.unwrap();
         assert_eq!(code, 400, "{raw}");
+        // That was this client's third post read: the fourth is refused
+        // before it is parsed, with when to come back.
+        let (code, raw) = post(serde_json::to_string(&signed).unwrap()).await.unwrap();
+        assert_eq!(code, 429, "{raw}");
+        assert!(raw.to_ascii_lowercase().contains("retry-after:"), "{raw}");
+        assert!(raw.contains("too fast"), "{raw}");
         assert_eq!(get_text(addr, "/transfers/1").await.0, 404);
         assert_eq!(get_text(addr, "/transfers/x").await.0, 400);
+    }
+
+    #[test]
+    fn clients_are_limited_apart_and_an_ipv6_host_by_its_slash_64() {
+        let one = std::num::NonZeroU32::new(1).unwrap();
+        let limit = ClientRateLimit::new(governor::Quota::per_hour(one));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(limit.check(a), Ok(()));
+        assert!(
+            matches!(limit.check(a), Err(RateRefusal::TooFast(w)) if w > Duration::from_secs(3000))
+        );
+        assert_eq!(limit.check(b), Ok(()), "another client has its own bucket");
+        // The same IPv4 client through an IPv4-mapped IPv6 address.
+        assert!(limit.check("::ffff:10.0.0.2".parse().unwrap()).is_err());
+        // Two addresses of one /64 share a bucket; the next /64 does not.
+        assert_eq!(limit.check("2001:db8:0:1::1".parse().unwrap()), Ok(()));
+        assert!(
+            limit
+                .check("2001:db8:0:1:ffff::9".parse().unwrap())
+                .is_err()
+        );
+        assert_eq!(limit.check("2001:db8:0:2::1".parse().unwrap()), Ok(()));
     }
 }

@@ -45,7 +45,9 @@ pub struct Config {
 }
 
 /// Caps of the off-chain transfer pool: `POST /transfers` answers 503 when
-/// `max_transfers` wait, 429 when one sender has `max_per_sender` waiting.
+/// `max_transfers` wait, 429 when one sender has `max_per_sender` waiting
+/// or one client posts faster than `client_posts_per_second` (after a
+/// burst of `client_burst`).
 /// Accepted transfers are never dropped for room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +58,13 @@ pub struct PoolConfig {
     /// Most transfers of one sender waiting.
     #[serde(default = "default_pool_per_sender")]
     pub max_per_sender: usize,
+    /// `POST /transfers` one client address may make per second, sustained
+    /// (429 with `Retry-After` above).
+    #[serde(default = "default_client_posts_per_second")]
+    pub client_posts_per_second: u32,
+    /// Posts one client may make at once before that rate applies.
+    #[serde(default = "default_client_burst")]
+    pub client_burst: u32,
 }
 
 impl Default for PoolConfig {
@@ -63,6 +72,8 @@ impl Default for PoolConfig {
         PoolConfig {
             max_transfers: default_pool_max(),
             max_per_sender: default_pool_per_sender(),
+            client_posts_per_second: default_client_posts_per_second(),
+            client_burst: default_client_burst(),
         }
     }
 }
@@ -72,6 +83,12 @@ fn default_pool_max() -> usize {
 }
 fn default_pool_per_sender() -> usize {
     32
+}
+fn default_client_posts_per_second() -> u32 {
+    20
+}
+fn default_client_burst() -> u32 {
+    64
 }
 
 /// Where the light client's trust starts.
@@ -280,6 +297,9 @@ impl Config {
         }
         if self.pool.max_transfers == 0 || self.pool.max_per_sender == 0 {
             bail!("[pool] max_transfers and max_per_sender must be at least 1");
+        }
+        if self.pool.client_posts_per_second == 0 || self.pool.client_burst == 0 {
+            bail!("[pool] client_posts_per_second and client_burst must be at least 1");
         }
         self.trust_hash()?;
         Ok(())

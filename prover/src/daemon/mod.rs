@@ -167,6 +167,8 @@ pub async fn run(
     let metrics = Metrics::new().context("metrics registry")?;
     let jobs = Arc::new(JobStore::open(config.jobs_path())?);
     let intake = Arc::new(RwLock::new(v2::IntakeView::default()));
+    let rate = api::ClientRateLimit::from_config(&config.pool)
+        .context("[pool] client_posts_per_second and client_burst must be at least 1")?;
     let listener = api::bind(config.api.listen).await?;
     tracing::info!(listen = %config.api.listen, "prover API up (/status /jobs /health /metrics)");
     let api_task = tokio::spawn(api::serve(
@@ -177,6 +179,7 @@ pub async fn run(
             metrics: metrics.clone(),
             intake: Arc::clone(&intake),
             intake_lock: Arc::new(tokio::sync::Mutex::new(())),
+            rate: Arc::new(rate),
         },
     ));
     tokio::pin!(shutdown);
