@@ -27,6 +27,14 @@ pub fn config() -> TreeConfig {
     }
 }
 
+/// Roots of the empty subtrees of the accumulator, level 0 to [`DEPTH`]:
+/// computed once per process (32 hashes that every append would otherwise
+/// pay again, half of its cost).
+fn empty() -> &'static [Fr] {
+    static EMPTY: std::sync::OnceLock<Vec<Fr>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| empty_roots(config()))
+}
+
 /// Leaf of the root that became the ledger root at `height`.
 pub fn leaf(height: u64, root: Fr) -> Fr {
     hash2(tags::ROOT_HISTORY, fr_from_u64(height), root)
@@ -67,7 +75,7 @@ impl RootHistory {
         Self {
             len: 0,
             frontier: vec![Fr::ZERO; DEPTH as usize],
-            root: empty_roots(config())[DEPTH as usize],
+            root: empty()[DEPTH as usize],
         }
     }
 
@@ -92,7 +100,7 @@ impl RootHistory {
         if index >= config().capacity() {
             return Err(HistoryError::Full);
         }
-        let empty = empty_roots(config());
+        let empty = empty();
         let mut node = leaf;
         for level in 0..DEPTH {
             let l = level as usize;
