@@ -60,6 +60,7 @@ async fn a_program_upgrade_freezes_the_old_version_and_the_prover_moves_on() -> 
             batch_size: v1.batch_size,
             tree_arity: v1.tree_arity,
             tree_depth: v1.tree_depth,
+            offchain_batch_size: 0,
         }),
     )
     .await?;

@@ -89,6 +89,19 @@ fn fe(n: u8) -> Vec<u8> {
     b
 }
 
+/// An off-chain entry: recipient by index (`which` odd) or a new address.
+fn offchain_entry(which: u8) -> OffchainEntry {
+    OffchainEntry {
+        from_index: 1,
+        amount: 30,
+        recipient: Some(if which % 2 == 1 {
+            offchain_entry::Recipient::ToIndex(2)
+        } else {
+            offchain_entry::Recipient::ToAddress(vec![7; 20])
+        }),
+    }
+}
+
 fn params() -> Params {
     Params {
         ledger_denom: "ucopro".into(),
@@ -109,6 +122,7 @@ fn program() -> Program {
         tree_depth: 16,
         status: ProgramStatus::Frozen.into(),
         registered_height: 77,
+        offchain_batch_size: 2,
     }
 }
 
@@ -126,6 +140,7 @@ fn queue_entry() -> QueueEntry {
         nonce: 6,
         enqueue_height: 40,
         chain_hash: fe(3),
+        spending_key: vec![0x5a; 32],
     }
 }
 
@@ -163,6 +178,9 @@ fn result() -> VerifiedResult {
         refunds: vec![payout(7)],
         height: 50,
         tx_hash: fe(11),
+        offchain_count: 2,
+        alloc_start: 4,
+        created: 1,
     }
 }
 
@@ -173,6 +191,7 @@ fn ledger_account() -> LedgerAccount {
         key: fe(1),
         balance: 900,
         nonce: 7,
+        spending_key: vec![0x5a; 32],
     }
 }
 
@@ -200,6 +219,25 @@ fn page_response() -> Option<PageResponse> {
 
 #[test]
 fn every_message_round_trips_with_every_field_set() {
+    // `OffchainEntry` has a oneof: each recipient in its own sample.
+    for e in [offchain_entry(1), offchain_entry(2)] {
+        let back = OffchainEntry::decode(e.encode_to_vec().as_slice()).expect("decodes");
+        assert_eq!(back, e);
+    }
+    let to_index = top_level_fields(&offchain_entry(1).encode_to_vec());
+    let to_address = top_level_fields(&offchain_entry(2).encode_to_vec());
+    let declared: BTreeSet<u32> = message_descriptor("OffchainEntry")
+        .field
+        .iter()
+        .map(|f| u32::try_from(f.number()).expect("positive"))
+        .collect();
+    assert_eq!(
+        to_index
+            .union(&to_address)
+            .copied()
+            .collect::<BTreeSet<_>>(),
+        declared
+    );
     let checked: BTreeSet<String> = [
         // coprocessor.proto
         check_round_trip(params()),
@@ -259,6 +297,8 @@ fn every_message_round_trips_with_every_field_set() {
                 },
             ],
             proof: vec![0xbb; 192],
+            offchain: vec![offchain_entry(3)],
+            alloc_start: 4,
         }),
         check_round_trip(MsgSubmitProofResponse { result_id: 3 }),
         check_round_trip(MsgRegisterProgram {
@@ -270,6 +310,7 @@ fn every_message_round_trips_with_every_field_set() {
             batch_size: 8,
             tree_arity: 4,
             tree_depth: 16,
+            offchain_batch_size: 2,
         }),
         check_round_trip(MsgRegisterProgramResponse {}),
         check_round_trip(MsgUpdateProgram {
@@ -281,6 +322,7 @@ fn every_message_round_trips_with_every_field_set() {
             batch_size: 32,
             tree_arity: 4,
             tree_depth: 16,
+            offchain_batch_size: 2,
         }),
         check_round_trip(MsgUpdateProgramResponse { frozen_version: 1 }),
         check_round_trip(MsgSetProver {
@@ -415,6 +457,24 @@ fn every_message_round_trips_with_every_field_set() {
             previous_prover: "copro1prover".into(),
             prover: "copro1prover2".into(),
         }),
+        check_round_trip(MsgSetLedgerKey {
+            signer: "copro1alice".into(),
+            spending_key: vec![0x5a; 32],
+        }),
+        check_round_trip(MsgSetLedgerKeyResponse { sequence: 11 }),
+        check_round_trip(EventLedgerKeyEnqueued {
+            sequence: 11,
+            owner: "copro1alice".into(),
+            ledger_index: 2,
+            spending_key: vec![0x5a; 32],
+            chain_hash: fe(9),
+        }),
+        check_round_trip(EventLedgerAccountCreated {
+            result_id: 3,
+            address: "copro1carol".into(),
+            ledger_index: 4,
+        }),
+        "OffchainEntry".to_string(),
     ]
     .into_iter()
     .collect();
@@ -455,6 +515,8 @@ fn type_urls_are_the_package_path() {
         MsgUpdateProgramResponse => "/copro.coprocessor.v1.MsgUpdateProgramResponse",
         MsgSetProver => "/copro.coprocessor.v1.MsgSetProver",
         MsgSetProverResponse => "/copro.coprocessor.v1.MsgSetProverResponse",
+        MsgSetLedgerKey => "/copro.coprocessor.v1.MsgSetLedgerKey",
+        MsgSetLedgerKeyResponse => "/copro.coprocessor.v1.MsgSetLedgerKeyResponse",
         EventProofAccepted => "/copro.coprocessor.v1.EventProofAccepted",
         GenesisState => "/copro.coprocessor.v1.GenesisState",
     );
@@ -518,6 +580,7 @@ fn msg_service_routes_each_message_to_its_response() {
                 "MsgUpdateProgramResponse"
             ),
             ("SetProver", "MsgSetProver", "MsgSetProverResponse"),
+            ("SetLedgerKey", "MsgSetLedgerKey", "MsgSetLedgerKeyResponse"),
         ])
     );
 }

@@ -77,6 +77,8 @@ fn prover_and_authority_messages_have_fixed_field_numbers() {
                 to_balance: 4,
             }],
             proof: vec![0xff],
+            offchain: Vec::new(),
+            alloc_start: 0,
         },
     );
     let program_bytes = [
@@ -100,6 +102,7 @@ fn prover_and_authority_messages_have_fixed_field_numbers() {
             batch_size: 8,
             tree_arity: 4,
             tree_depth: 16,
+            offchain_batch_size: 0,
         },
     );
     assert_wire(
@@ -113,6 +116,7 @@ fn prover_and_authority_messages_have_fixed_field_numbers() {
             batch_size: 8,
             tree_arity: 4,
             tree_depth: 16,
+            offchain_batch_size: 0,
         },
     );
     assert_wire(
@@ -155,6 +159,7 @@ fn stored_and_proven_records_have_fixed_field_numbers() {
             nonce: 6,
             enqueue_height: 40,
             chain_hash: vec![0x0c],
+            spending_key: Vec::new(),
         },
     );
     let payout = |sequence, recipient: &str, ledger_index, amount| Payout {
@@ -196,6 +201,9 @@ fn stored_and_proven_records_have_fixed_field_numbers() {
             refunds: vec![payout(7, "c", 4, 40)],
             height: 50,
             tx_hash: vec![6],
+            offchain_count: 0,
+            alloc_start: 0,
+            created: 0,
         },
     );
     assert_wire(
@@ -209,6 +217,7 @@ fn stored_and_proven_records_have_fixed_field_numbers() {
             key: vec![7],
             balance: 900,
             nonce: 7,
+            spending_key: Vec::new(),
         },
     );
     assert_wire(
@@ -296,6 +305,8 @@ fn documented_sizes_match_the_circuit_encodings() {
         end_sequence: u64::MAX,
         effects: vec![largest; 1024],
         proof: vec![0xff; PROOF_LEN],
+        offchain: Vec::new(),
+        alloc_start: 0,
     };
     assert!(full.encoded_len() < 40_000, "{}", full.encoded_len());
 }

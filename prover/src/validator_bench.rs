@@ -102,6 +102,7 @@ impl Chain {
                 batch_size: u32::try_from(batch)?,
                 tree_arity: arity,
                 tree_depth: params.tree.depth,
+                offchain_batch_size: 0,
             }],
         }
         .init(&mut delta)

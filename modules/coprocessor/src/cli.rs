@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! coprod tx copro deposit FROM AMOUNT | transfer FROM TO AMOUNT | withdraw FROM AMOUNT
+//!                | set-ledger-key FROM KEY_HEX
 //! coprod tx copro register-program AUTHORITY --keys DIR | update-program AUTHORITY --keys DIR
 //!                | set-prover AUTHORITY PROVER
 //! coprod query copro params | root [--prove] | account ADDR [--prove] | queue
@@ -61,6 +62,15 @@ enum TxCmd {
         from: String,
         /// Amount, an integer in the ledger denom.
         amount: String,
+    },
+    /// Bind or rotate FROM's ledger spending key (queued; applied by the
+    /// next proof of `transfer` version 2). KEY is the 32-byte Jubjub public
+    /// key in hex.
+    SetLedgerKey {
+        /// Key name or its address (owner of the ledger account).
+        from: String,
+        /// Spending public key, 64 hex digits (optionally 0x-prefixed).
+        key: String,
     },
     /// Register a program version from a `copro-prover setup` directory
     /// (signed by the authority).
@@ -203,6 +213,7 @@ fn program_registration(authority: &Address, dir: &Path) -> anyhow::Result<pb::M
         batch_size: p.batch,
         tree_arity: p.arity,
         tree_depth: p.depth,
+        offchain_batch_size: p.offchain_batch,
     })
 }
 
@@ -283,6 +294,19 @@ pub(crate) fn tx(matches: &ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan
             });
             (signer, msg)
         }
+        TxCmd::SetLedgerKey { from, key } => {
+            let signer = keys.address(&from)?;
+            let bytes = hex::decode(key.strip_prefix("0x").unwrap_or(&key))
+                .map_err(|e| anyhow!("spending key '{key}' is not hex: {e}"))?;
+            // The node's checks, before signing: a refused key costs no fee.
+            crate::requests::SetLedgerKey::new(signer.clone(), &bytes)
+                .map_err(|e| anyhow!(e.log))?;
+            let msg = any(&pb::MsgSetLedgerKey {
+                signer: signer.to_string(),
+                spending_key: bytes,
+            });
+            (signer, msg)
+        }
         TxCmd::RegisterProgram {
             authority,
             keys: dir,
@@ -308,6 +332,7 @@ pub(crate) fn tx(matches: &ArgMatches, keys: &dyn Keys) -> anyhow::Result<TxPlan
                 batch_size: r.batch_size,
                 tree_arity: r.tree_arity,
                 tree_depth: r.tree_depth,
+                offchain_batch_size: r.offchain_batch_size,
             });
             (signer, msg)
         }
@@ -464,8 +489,17 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                     Ok(match r.account {
                         Some(a) => Rendered {
                             text: format!(
-                                "height: {}\naddress: {}\nledger index: {}\nbalance: {}\nnonce: {}",
-                                r.height, a.address, a.ledger_index, a.balance, a.nonce
+                                "height: {}\naddress: {}\nledger index: {}\nbalance: {}\nnonce: {}\nspending key: {}",
+                                r.height,
+                                a.address,
+                                a.ledger_index,
+                                a.balance,
+                                a.nonce,
+                                if a.spending_key.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    hex::encode(&a.spending_key)
+                                }
                             ),
                             json: json!({"height": r.height.to_string(), "account": account_json(&a)}),
                             proof,
@@ -530,11 +564,12 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                 let p = r.program.context("the node answered without a program")?;
                 Ok(Rendered {
                     text: format!(
-                        "program: {} version {}\nstatus: {}\nbatch size: {}\ntree: arity {}, depth {}\nvk sha256: {}\nregistered at height: {}",
+                        "program: {} version {}\nstatus: {}\nbatch size: {} (off-chain: {})\ntree: arity {}, depth {}\nvk sha256: {}\nregistered at height: {}",
                         p.id,
                         p.version,
                         status_name(p.status),
                         p.batch_size,
+                        p.offchain_batch_size,
                         p.tree_arity,
                         p.tree_depth,
                         hex0x(&p.vk_hash),
@@ -545,6 +580,7 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                         "version": p.version,
                         "status": status_name(p.status),
                         "batch_size": p.batch_size,
+                        "offchain_batch_size": p.offchain_batch_size,
                         "tree_arity": p.tree_arity,
                         "tree_depth": p.tree_depth,
                         "vk_hash": hex0x(&p.vk_hash),
@@ -633,6 +669,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(pb::EntryKind::Deposit) => "deposit",
         Ok(pb::EntryKind::Transfer) => "transfer",
         Ok(pb::EntryKind::Withdraw) => "withdraw",
+        Ok(pb::EntryKind::SetKey) => "set-key",
         _ => "unspecified",
     }
 }
@@ -649,6 +686,7 @@ fn account_json(a: &pb::LedgerAccount) -> Value {
         "key": hex0x(&a.key),
         "balance": a.balance.to_string(),
         "nonce": a.nonce.to_string(),
+        "spending_key": (!a.spending_key.is_empty()).then(|| hex::encode(&a.spending_key)),
     })
 }
 
@@ -661,6 +699,13 @@ fn entry_text(e: &pb::QueueEntry) -> String {
         Ok(pb::EntryKind::Withdraw) => format!(
             "#{} withdraw {} from {} (nonce {}, height {})",
             e.sequence, e.amount, e.from_address, e.nonce, e.enqueue_height
+        ),
+        Ok(pb::EntryKind::SetKey) => format!(
+            "#{} set-key of {} to {} (height {})",
+            e.sequence,
+            e.from_address,
+            hex::encode(&e.spending_key),
+            e.enqueue_height
         ),
         _ => format!(
             "#{} {} {} to {} (height {})",
@@ -726,6 +771,9 @@ fn result_json(r: &pb::VerifiedResult) -> Value {
         "queue_before": hex0x(&r.queue_before),
         "queue_after": hex0x(&r.queue_after),
         "deltas_commitment": hex0x(&r.deltas_commitment),
+        "offchain_count": r.offchain_count,
+        "alloc_start": r.alloc_start,
+        "created": r.created,
         "withdrawals": r.withdrawals.iter().map(payout_json).collect::<Vec<_>>(),
         "refunds": r.refunds.iter().map(payout_json).collect::<Vec<_>>(),
         "height": r.height.to_string(),
@@ -742,6 +790,7 @@ struct SetupDir {
     batch: u32,
     arity: u32,
     depth: u32,
+    offchain_batch: u32,
     verifying_key: Vec<u8>,
     vk_hash: Vec<u8>,
 }
@@ -753,6 +802,9 @@ struct SetupToml {
     batch: u32,
     arity: u32,
     depth: u32,
+    /// B_s of a `transfer` version-2 setup (absent: 0).
+    #[serde(default)]
+    offchain_batch: u32,
     vk_sha256: String,
 }
 
@@ -786,6 +838,7 @@ impl SetupDir {
             batch: info.batch,
             arity: info.arity,
             depth: info.depth,
+            offchain_batch: info.offchain_batch,
             verifying_key,
             vk_hash,
         })
@@ -848,6 +901,7 @@ pub(crate) fn genesis_edit(
                 batch_size: p.batch,
                 tree_arity: p.arity,
                 tree_depth: p.depth,
+                offchain_batch_size: p.offchain_batch,
             });
             Rendered {
                 json: json!({
@@ -972,6 +1026,27 @@ mod tests {
         }
         let e = tx_plan(&["deposit", "alice", "10ucopro"]).unwrap_err();
         assert!(e.to_string().contains("without a suffix"), "{e}");
+    }
+
+    #[test]
+    fn set_ledger_key_signs_the_key_and_refuses_a_bad_one_before_signing() {
+        // The spend-auth test vector's public key (docs/protocol.md).
+        let key = "eba1b6a29cd4a3d4be2d80046332bd780e08a8418352ce39f284b8878542a5d9";
+        let plan = tx_plan(&["set-ledger-key", "alice", key]).unwrap();
+        assert_eq!(plan.signer.as_str(), ALICE.as_str());
+        assert_eq!(plan.msgs[0].type_url, pb::MsgSetLedgerKey::type_url());
+        let m = pb::MsgSetLedgerKey::decode(plan.msgs[0].value.as_slice()).unwrap();
+        assert_eq!(m.signer, ALICE.as_str());
+        assert_eq!(hex::encode(&m.spending_key), key);
+        let with_prefix = format!("0x{key}");
+        assert!(tx_plan(&["set-ledger-key", "alice", &with_prefix]).is_ok());
+        let identity = format!("01{}", "00".repeat(31));
+        for bad in ["zz", &key[..62], identity.as_str()] {
+            assert!(
+                tx_plan(&["set-ledger-key", "alice", bad]).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 
     fn plan(args: &[&str]) -> QueryPlan {

@@ -62,6 +62,35 @@ pub enum CoproCode {
     /// `inclusion_delay_blocks` (K) blocks ago while its batch had room:
     /// a prover may not skip (censor) on-chain requests.
     OverdueRequest = 22,
+    /// A spending key that is not a Jubjub point encoding: not 32 bytes,
+    /// not canonical, or not on the curve.
+    InvalidSpendingKey = 23,
+    /// A spending key of small order or outside the prime-order subgroup.
+    SpendingKeyNotInSubgroup = 24,
+    /// The identity as a spending key (anyone could sign for it).
+    IdentitySpendingKey = 25,
+    /// The active `transfer` program cannot consume this request (a set-key
+    /// needs the version-2 circuit).
+    UnsupportedByProgram = 26,
+    /// An off-chain entry names a sender or an existing recipient index
+    /// that has no ledger account.
+    OffchainNoAccount = 27,
+    /// An off-chain entry moves more than the sender's balance (after the
+    /// entries before it), or from a sender whose nonce is exhausted.
+    OffchainOverdraft = 28,
+    /// An off-chain entry would overflow the recipient's 64-bit balance.
+    OffchainOverflow = 29,
+    /// An off-chain entry sends to its own sender.
+    OffchainSelfTransfer = 30,
+    /// An off-chain entry creates an account for an address that has a
+    /// leaf index already.
+    AddressAlreadyBound = 31,
+    /// Two off-chain entries of one batch create an account for the same
+    /// address.
+    DuplicateNewAddress = 32,
+    /// The proof was made for another next free leaf index (`alloc_start`):
+    /// an account was created since.
+    StaleAllocation = 33,
 }
 
 impl CoproCode {

@@ -125,6 +125,18 @@ typed_event!(EventProverSet {
     previous_prover: str,
     prover: str
 });
+typed_event!(EventLedgerKeyEnqueued {
+    sequence: u64,
+    owner: str,
+    ledger_index: u32,
+    spending_key: bytes,
+    chain_hash: bytes
+});
+typed_event!(EventLedgerAccountCreated {
+    result_id: u64,
+    address: str,
+    ledger_index: u32
+});
 
 #[cfg(test)]
 mod tests {

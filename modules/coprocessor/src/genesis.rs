@@ -65,6 +65,14 @@ pub struct GenesisProgram {
     pub tree_arity: u32,
     /// Tree depth of the circuit.
     pub tree_depth: u32,
+    /// Off-chain batch size B_s (0, the default, for the version-1 rules;
+    /// omitted from the JSON when 0, so version-1 sections are unchanged).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offchain_batch_size: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The coprocessor genesis section.
@@ -158,6 +166,7 @@ impl GenesisState {
                 batch_size: p.batch_size,
                 tree_arity: p.tree_arity,
                 tree_depth: p.tree_depth,
+                offchain_batch_size: p.offchain_batch_size,
             });
         }
         let p = state.params()?;
@@ -209,6 +218,7 @@ impl GenesisState {
                 batch_size: g.batch_size,
                 tree_arity: g.tree_arity,
                 tree_depth: g.tree_depth,
+                offchain_batch_size: g.offchain_batch_size,
             };
             state.put_program(&spec.validate(&params, 0)?);
         }

@@ -37,6 +37,7 @@ pub const TYPE_URLS: &[&str] = &[
     "/copro.coprocessor.v1.MsgRegisterProgram",
     "/copro.coprocessor.v1.MsgUpdateProgram",
     "/copro.coprocessor.v1.MsgSetProver",
+    "/copro.coprocessor.v1.MsgSetLedgerKey",
 ];
 
 /// Query paths of the module.
@@ -155,6 +156,10 @@ impl Msg for CoproTx {
             CoproMsg::Withdraw(m) => {
                 let (sequence, events) = requests::withdraw(state, m, ctx.height)?;
                 (any(&pb::MsgWithdrawResponse { sequence }), events)
+            }
+            CoproMsg::SetLedgerKey(m) => {
+                let (sequence, events) = requests::set_ledger_key(state, m, ctx.height)?;
+                (any(&pb::MsgSetLedgerKeyResponse { sequence }), events)
             }
             CoproMsg::SubmitProof(m) => {
                 let remembered = self

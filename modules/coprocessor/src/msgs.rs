@@ -15,7 +15,7 @@ use prost::{Message, Name};
 use crate::error::{CoproCode, CoproError, Result};
 use crate::record::pb;
 use crate::registry::ProgramSpec;
-use crate::requests::{Deposit, Transfer, Withdraw};
+use crate::requests::{Deposit, SetLedgerKey, Transfer, Withdraw};
 use crate::submit::SubmitProof;
 
 /// A decoded message of the coprocessor module.
@@ -50,10 +50,12 @@ pub enum CoproMsg {
         /// The new prover.
         prover: Address,
     },
+    /// `MsgSetLedgerKey`.
+    SetLedgerKey(SetLedgerKey),
 }
 
 /// Every type URL of the module's messages.
-pub fn type_urls() -> [String; 7] {
+pub fn type_urls() -> [String; 8] {
     [
         pb::MsgDeposit::type_url(),
         pb::MsgTransfer::type_url(),
@@ -62,6 +64,7 @@ pub fn type_urls() -> [String; 7] {
         pb::MsgRegisterProgram::type_url(),
         pb::MsgUpdateProgram::type_url(),
         pb::MsgSetProver::type_url(),
+        pb::MsgSetLedgerKey::type_url(),
     ]
 }
 
@@ -85,23 +88,18 @@ pub fn decode_strict<M: Message + Default + Name>(bytes: &[u8]) -> Result<M> {
     Ok(msg)
 }
 
-fn spec(
-    program_id: String,
-    version: u32,
-    verifying_key: Vec<u8>,
-    vk_hash: Vec<u8>,
-    batch_size: u32,
-    tree_arity: u32,
-    tree_depth: u32,
-) -> ProgramSpec {
+/// The registry's view of the fields `MsgRegisterProgram` and
+/// `MsgUpdateProgram` share (an update is given in the register shape).
+fn spec(m: pb::MsgRegisterProgram) -> ProgramSpec {
     ProgramSpec {
-        id: program_id,
-        version,
-        verifying_key,
-        vk_hash,
-        batch_size,
-        tree_arity,
-        tree_depth,
+        id: m.program_id,
+        version: m.version,
+        verifying_key: m.verifying_key,
+        vk_hash: m.vk_hash,
+        batch_size: m.batch_size,
+        tree_arity: m.tree_arity,
+        tree_depth: m.tree_depth,
+        offchain_batch_size: m.offchain_batch_size,
     }
 }
 
@@ -144,30 +142,24 @@ impl CoproMsg {
             decode_strict::<pb::MsgRegisterProgram>(bytes).and_then(|m| {
                 Ok(Self::RegisterProgram {
                     authority: Address::parse(&m.authority)?,
-                    spec: spec(
-                        m.program_id,
-                        m.version,
-                        m.verifying_key,
-                        m.vk_hash,
-                        m.batch_size,
-                        m.tree_arity,
-                        m.tree_depth,
-                    ),
+                    spec: spec(m),
                 })
             })
         } else if url(pb::MsgUpdateProgram::type_url()) {
             decode_strict::<pb::MsgUpdateProgram>(bytes).and_then(|m| {
                 Ok(Self::UpdateProgram {
                     authority: Address::parse(&m.authority)?,
-                    spec: spec(
-                        m.program_id,
-                        m.version,
-                        m.verifying_key,
-                        m.vk_hash,
-                        m.batch_size,
-                        m.tree_arity,
-                        m.tree_depth,
-                    ),
+                    spec: spec(pb::MsgRegisterProgram {
+                        authority: m.authority,
+                        program_id: m.program_id,
+                        version: m.version,
+                        verifying_key: m.verifying_key,
+                        vk_hash: m.vk_hash,
+                        batch_size: m.batch_size,
+                        tree_arity: m.tree_arity,
+                        tree_depth: m.tree_depth,
+                        offchain_batch_size: m.offchain_batch_size,
+                    }),
                 })
             })
         } else if url(pb::MsgSetProver::type_url()) {
@@ -176,6 +168,11 @@ impl CoproMsg {
                     authority: Address::parse(&m.authority)?,
                     prover: Address::parse(&m.prover)?,
                 })
+            })
+        } else if url(pb::MsgSetLedgerKey::type_url()) {
+            decode_strict::<pb::MsgSetLedgerKey>(bytes).and_then(|m| {
+                SetLedgerKey::new(Address::parse(&m.signer)?, &m.spending_key)
+                    .map(Self::SetLedgerKey)
             })
         } else {
             return None;
@@ -189,6 +186,7 @@ impl CoproMsg {
             Self::Transfer(m) => &m.signer,
             Self::Withdraw(m) => &m.signer,
             Self::SubmitProof(m) => &m.signer,
+            Self::SetLedgerKey(m) => &m.signer,
             Self::RegisterProgram { authority, .. }
             | Self::UpdateProgram { authority, .. }
             | Self::SetProver { authority, .. } => authority,

@@ -6,7 +6,9 @@
 use bls12_381::Scalar as Fr;
 use copro_circuits::field::{fr_from_be_bytes, fr_to_be_bytes};
 use copro_circuits::smt::{Arity, TreeConfig};
+use copro_circuits::spend_auth::PublicKey;
 use copro_circuits::transfer::{EntryKind, EntryStatus, QueueEntry as CircuitEntry};
+use copro_circuits::transfer_v2;
 use ff::Field;
 use prost::Message;
 
@@ -149,7 +151,51 @@ pub fn stored_entry(
         nonce: entry.nonce,
         enqueue_height: height,
         chain_hash: fr_bytes(chain_hash),
+        spending_key: Vec::new(),
     }
+}
+
+/// The stored set-key entry number `seq` (`MsgSetLedgerKey`): the owner in
+/// the `from` fields, the 32-byte key in `spending_key`; `to_key` stays
+/// empty (the queue hash's lane is the key's `v`, derived from the key).
+pub fn stored_set_key(
+    seq: u64,
+    owner: &str,
+    index: u32,
+    key: &Fr,
+    spending_key: &[u8; 32],
+    height: u64,
+    chain_hash: &Fr,
+) -> pb::QueueEntry {
+    pb::QueueEntry {
+        sequence: seq,
+        kind: pb::EntryKind::SetKey as i32,
+        from_address: owner.to_string(),
+        from_index: index,
+        from_key: fr_bytes(key),
+        enqueue_height: height,
+        chain_hash: fr_bytes(chain_hash),
+        spending_key: spending_key.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// The version-2 circuit's entry of a stored one (any kind).
+pub fn circuit_entry_v2(stored: &pb::QueueEntry) -> Result<transfer_v2::QueueEntry> {
+    if stored.kind != pb::EntryKind::SetKey as i32 {
+        return circuit_entry(stored).map(transfer_v2::QueueEntry::V1);
+    }
+    let spend = PublicKey::from_bytes(&stored.spending_key).map_err(|e| {
+        CoproError::internal(format!(
+            "stored set-key entry {} has a bad key: {e}",
+            stored.sequence
+        ))
+    })?;
+    Ok(transfer_v2::QueueEntry::set_key(
+        stored.from_index,
+        fr_of(&stored.from_key, "stored key").map_err(|e| CoproError::internal(e.log))?,
+        spend,
+    ))
 }
 
 /// The circuit's entry of a stored one.

@@ -5,6 +5,7 @@
 
 use copro_circuits::encoding::{decode_vk, vk_hash};
 use copro_circuits::transfer::MAX_BATCH;
+use copro_circuits::transfer_v2;
 use copro_circuits::verify::CheckedVerifyingKey;
 use copro_module::{Address, Event};
 use copro_store::StateWrite;
@@ -50,6 +51,30 @@ pub struct ProgramSpec {
     pub tree_arity: u32,
     /// Tree depth of the circuit.
     pub tree_depth: u32,
+    /// Off-chain batch size B_s: 0 for the version-1 rules, 1..=1024 for
+    /// the `transfer` version-2 circuit.
+    pub offchain_batch_size: u32,
+}
+
+/// Which rules a registered version's proofs are checked by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramKind {
+    /// Queue entries only: `transfer::public_input` (B effects).
+    TransferV1,
+    /// `transfer_v2`: queue entries (with set-key) then off-chain transfers.
+    TransferV2,
+}
+
+/// The kind of a stored program. The off-chain batch size decides, not the
+/// version number: a version-1 circuit may be registered again under a
+/// later version (and is then checked as version 1), while the version-2
+/// circuit always has off-chain slots and binds id `transfer`, version 2.
+pub fn kind(program: &pb::Program) -> ProgramKind {
+    if program.offchain_batch_size > 0 {
+        ProgramKind::TransferV2
+    } else {
+        ProgramKind::TransferV1
+    }
 }
 
 fn invalid(log: impl Into<String>) -> CoproError {
@@ -82,6 +107,27 @@ impl ProgramSpec {
                 self.batch_size
             )));
         }
+        if self.offchain_batch_size as usize > transfer_v2::MAX_BATCH {
+            return Err(invalid(format!(
+                "off-chain batch size {} must be at most {}",
+                self.offchain_batch_size,
+                transfer_v2::MAX_BATCH
+            )));
+        }
+        if self.offchain_batch_size > 0
+            && (self.id.as_str(), self.version)
+                != (transfer_v2::PROGRAM_ID, transfer_v2::PROGRAM_VERSION)
+        {
+            // The version-2 circuit hashes its own id and version into the
+            // public input, so no other registration could ever verify.
+            return Err(invalid(format!(
+                "an off-chain batch size is the '{}' version {} circuit's; '{}' version {} takes 0",
+                transfer_v2::PROGRAM_ID,
+                transfer_v2::PROGRAM_VERSION,
+                self.id,
+                self.version
+            )));
+        }
         if (self.tree_arity, self.tree_depth) != (params.tree_arity, params.tree_depth) {
             return Err(invalid(format!(
                 "the circuit is for a tree of arity {} and depth {}, the ledger has arity {} and depth {}",
@@ -107,6 +153,7 @@ impl ProgramSpec {
             tree_depth: self.tree_depth,
             status: pb::ProgramStatus::Active as i32,
             registered_height: height,
+            offchain_batch_size: self.offchain_batch_size,
         })
     }
 }

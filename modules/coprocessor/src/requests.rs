@@ -12,13 +12,16 @@
 //! one refused debit cannot make every later one miss its nonce.
 
 use copro_bank::{BankWrite, Coin, Coins};
+use copro_circuits::spend_auth::{PublicKey, SpendAuthError};
 use copro_circuits::transfer::{QueueEntry, account_key};
+use copro_circuits::transfer_v2::{self, BY_KEY_INDEX};
 use copro_module::{Address, Event, module_address};
-use copro_store::StateWrite;
+use copro_store::{StateRead, StateWrite};
 
 use crate::error::{CoproCode, CoproError, Result};
 use crate::events::TypedEvent;
-use crate::record::{fr_bytes, fr_of, pb, pending, stored_entry, tree_config};
+use crate::record::{fr_bytes, fr_of, pb, pending, stored_entry, stored_set_key, tree_config};
+use crate::registry::{ProgramKind, kind};
 use crate::view::{CoproRead, CoproWrite};
 
 /// Most requests the queue holds unsettled; more are refused until the
@@ -49,6 +52,53 @@ pub struct Transfer {
     pub recipient: Address,
     /// Amount.
     pub amount: u64,
+}
+
+/// `MsgSetLedgerKey`: binds or rotates the spending key of the signer's
+/// ledger account (queued; applied by a `transfer` version-2 proof).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetLedgerKey {
+    /// Owner of the ledger account (signs the tx).
+    pub signer: Address,
+    /// The key, checked: canonical, in the prime-order subgroup, not the
+    /// identity.
+    pub spending_key: PublicKey,
+}
+
+impl SetLedgerKey {
+    /// Decodes and checks the key (stateless): each way a key can be unfit
+    /// has its own code, so a wallet can tell a bad encoding from a point
+    /// nobody may use.
+    pub fn new(signer: Address, spending_key: &[u8]) -> Result<Self> {
+        let spending_key = PublicKey::from_bytes(spending_key).map_err(|e| {
+            let code = match e {
+                SpendAuthError::IdentityPoint(_) => CoproCode::IdentitySpendingKey,
+                SpendAuthError::SmallOrderPoint(_) | SpendAuthError::NotInSubgroup(_) => {
+                    CoproCode::SpendingKeyNotInSubgroup
+                }
+                _ => CoproCode::InvalidSpendingKey,
+            };
+            let what = match code {
+                CoproCode::IdentitySpendingKey => {
+                    "the identity is no key: anyone could sign for it"
+                }
+                CoproCode::SpendingKeyNotInSubgroup => {
+                    "keys must be in Jubjub's prime-order subgroup (no small-order component)"
+                }
+                _ => "a spending key is a canonical 32-byte Jubjub point encoding",
+            };
+            CoproError::new(
+                code,
+                format!(
+                    "spending key refused ({e}): {what}; derive it with `spend_auth::SpendingKey::public_key`"
+                ),
+            )
+        })?;
+        Ok(Self {
+            signer,
+            spending_key,
+        })
+    }
 }
 
 /// `MsgWithdraw`: ledger → bank, paid out of escrow when settled.
@@ -113,13 +163,12 @@ fn account_or_bind<S: StateWrite + ?Sized>(
     if let Some(account) = state.ledger_account(address.as_str())? {
         return Ok(account);
     }
-    let params = state.params()?;
-    let tree = tree_config(params.tree_arity, params.tree_depth)?;
     let index = state.next_index()?;
-    if index >= tree.capacity() {
+    let limit = allocation_limit(state)?;
+    if index >= limit {
         return Err(CoproError::new(
             CoproCode::LedgerFull,
-            format!("the ledger's {} leaves are all taken", tree.capacity()),
+            format!("the ledger's {limit} allocatable leaves are all taken"),
         ));
     }
     let account = pb::LedgerAccount {
@@ -128,10 +177,22 @@ fn account_or_bind<S: StateWrite + ?Sized>(
         key: fr_bytes(&key_of(address)?),
         balance: 0,
         nonce: 0,
+        spending_key: Vec::new(),
     };
     state.put_ledger_account(&account);
     state.put_next_index(index + 1);
     Ok(account)
+}
+
+/// The first leaf index the chain never allocates: the tree's capacity, or
+/// `transfer_v2::BY_KEY_INDEX` (2^32 - 1) when the tree has 2^32 leaves,
+/// because a signed off-chain transfer uses that index to mean "by key"
+/// (`TransferV2Params::allocation_limit`). One rule for deposits, on-chain
+/// transfers and off-chain transfers: one allocator.
+pub fn allocation_limit<S: StateRead + ?Sized>(state: &S) -> Result<u64> {
+    let params = state.params()?;
+    let tree = tree_config(params.tree_arity, params.tree_depth)?;
+    Ok(tree.capacity().min(u64::from(BY_KEY_INDEX)))
 }
 
 /// The ledger account of `address`, which must exist.
@@ -189,6 +250,25 @@ fn enqueue<S: StateWrite + ?Sized>(
     to: Option<&Address>,
     height: u64,
 ) -> Result<(u64, Vec<u8>)> {
+    enqueue_any(state, &transfer_v2::QueueEntry::V1(*entry), |seq, head| {
+        stored_entry(
+            seq,
+            entry,
+            from.map(Address::as_str),
+            to.map(Address::as_str),
+            height,
+            head,
+        )
+    })
+}
+
+/// [`enqueue`] for any entry the circuits know, stored as `store` makes it
+/// from the sequence and the new head.
+fn enqueue_any<S: StateWrite + ?Sized>(
+    state: &mut S,
+    entry: &transfer_v2::QueueEntry,
+    store: impl FnOnce(u64, &bls12_381::Scalar) -> pb::QueueEntry,
+) -> Result<(u64, Vec<u8>)> {
     let params = state.params()?;
     let tree = tree_config(params.tree_arity, params.tree_depth)?;
     entry.validate(tree, 0).map_err(|e| {
@@ -206,14 +286,7 @@ fn enqueue<S: StateWrite + ?Sized>(
     }
     let seq = queue.next_sequence;
     let head = entry.queue_step(fr_of(&queue.head_hash, "stored queue head")?);
-    state.put_queued(&stored_entry(
-        seq,
-        entry,
-        from.map(Address::as_str),
-        to.map(Address::as_str),
-        height,
-        &head,
-    ));
+    state.put_queued(&store(seq, &head));
     queue.next_sequence = seq
         .checked_add(1)
         .ok_or_else(|| CoproError::internal("queue sequence overflow"))?;
@@ -300,6 +373,59 @@ pub fn withdraw<S: StateWrite + ?Sized>(
         sender_index: from.ledger_index,
         amount: msg.amount,
         nonce,
+        chain_hash,
+    };
+    Ok((seq, vec![event.event()]))
+}
+
+/// Executes `MsgSetLedgerKey`: checks that the signer has a ledger account
+/// and that the active `transfer` program can consume a set-key entry (the
+/// version-1 circuit cannot: the entry would stop the queue), then queues it.
+pub fn set_ledger_key<S: StateWrite + ?Sized>(
+    state: &mut S,
+    msg: &SetLedgerKey,
+    height: u64,
+) -> Result<(u64, Vec<Event>)> {
+    let active = state
+        .program_versions(transfer_v2::PROGRAM_ID, 1024)?
+        .into_iter()
+        .find(|p| p.status == pb::ProgramStatus::Active as i32);
+    match active {
+        Some(p) if kind(&p) == ProgramKind::TransferV2 => {}
+        other => {
+            let which = other.map_or_else(
+                || "no active 'transfer' program".to_string(),
+                |p| format!("the active 'transfer' is version {}", p.version),
+            );
+            return Err(CoproError::new(
+                CoproCode::UnsupportedByProgram,
+                format!(
+                    "{which}, whose circuit cannot consume a spending-key change; \
+                     spending keys need the version-2 circuit (MsgUpdateProgram)"
+                ),
+            ));
+        }
+    }
+    let owner = existing_account(state, &msg.signer, "owner")?;
+    let key = key_of(&msg.signer)?;
+    let entry = transfer_v2::QueueEntry::set_key(owner.ledger_index, key, msg.spending_key);
+    let bytes = msg.spending_key.to_bytes();
+    let (seq, chain_hash) = enqueue_any(state, &entry, |seq, head| {
+        stored_set_key(
+            seq,
+            msg.signer.as_str(),
+            owner.ledger_index,
+            &key,
+            &bytes,
+            height,
+            head,
+        )
+    })?;
+    let event = pb::EventLedgerKeyEnqueued {
+        sequence: seq,
+        owner: msg.signer.to_string(),
+        ledger_index: owner.ledger_index,
+        spending_key: bytes.to_vec(),
         chain_hash,
     };
     Ok((seq, vec![event.event()]))

@@ -36,6 +36,20 @@ pub fn effect_msg(e: &EntryEffect) -> pb::EntryEffect {
     }
 }
 
+/// The submitted form of an off-chain entry (`transfer_v2::OffchainEntry`).
+pub fn offchain_msg(e: &copro_circuits::transfer_v2::OffchainEntry) -> pb::OffchainEntry {
+    use copro_circuits::transfer_v2::Recipient;
+    use pb::offchain_entry::Recipient as R;
+    pb::OffchainEntry {
+        from_index: e.from_index,
+        amount: e.amount,
+        recipient: Some(match e.recipient {
+            Recipient::Existing(i) => R::ToIndex(i),
+            Recipient::New(address) => R::ToAddress(address.to_vec()),
+        }),
+    }
+}
+
 /// Executes `entries` (the next pending requests, in order, starting at
 /// the queue's `settled_up_to`) over `ledger`, which advances.
 pub fn execute<S: NodeStore>(
@@ -75,6 +89,8 @@ pub fn execute<S: NodeStore>(
         end_sequence: start + entries.len() as u64,
         effects: outcome.effects.iter().map(effect_msg).collect(),
         proof: Vec::new(),
+        offchain: Vec::new(),
+        alloc_start: 0,
     };
     Ok(Executed {
         msg,

@@ -18,7 +18,8 @@
 //!    withdrawals and refunds are paid from escrow, the root and its
 //!    history advance, the result is recorded.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -27,8 +28,12 @@ use copro_bank::{BankWrite, Coin, Coins};
 use copro_circuits::encoding::{PROOF_LEN, decode_proof, decode_vk};
 use copro_circuits::public_input::PublicInputs;
 use copro_circuits::transfer::{
-    EntryEffect, EntryKind, EntryStatus, MAX_BATCH, QueueEntry as CircuitEntry, deltas_commitment,
-    expand_deltas,
+    self, EntryEffect, EntryKind, EntryStatus, MAX_BATCH, QueueEntry as CircuitEntry,
+    TransferError, deltas_commitment, expand_deltas,
+};
+use copro_circuits::transfer_v2::{
+    self, ADDRESS_BYTES, BatchDeltas, LedgerWrite, MirrorView, OffchainEntry, Recipient,
+    TransferV2Error, TransferV2Params,
 };
 use copro_circuits::verify::{CheckedVerifyingKey, verify, verify_batch};
 use copro_module::{Address, Event, Stage};
@@ -38,7 +43,10 @@ use sha2::{Digest, Sha256};
 use crate::error::{CoproCode, CoproError, Result};
 use crate::events::TypedEvent;
 use crate::history;
-use crate::record::{circuit_effect, circuit_entry, fr_bytes, fr_of, pb};
+use crate::record::{
+    circuit_effect, circuit_entry, circuit_entry_v2, fr_bytes, fr_of, pb, tree_config,
+};
+use crate::registry::{ProgramKind, kind};
 use crate::requests::escrow_address;
 use crate::verdict::{VerdictCache, verification_id};
 use crate::view::{CoproRead, CoproWrite};
@@ -67,6 +75,52 @@ pub struct SubmitProof {
     pub effects: Vec<EntryEffect>,
     /// The proof bytes (exactly [`PROOF_LEN`]).
     pub proof: Vec<u8>,
+    /// Off-chain transfers after the queue section (`transfer` version 2;
+    /// empty for version 1), in order.
+    pub offchain: Vec<OffchainEntry>,
+    /// The next free leaf index the proof claims it was made for (version
+    /// 2; 0 for version 1). Only compared with the chain's own value, which
+    /// is what the public input uses.
+    pub alloc_start: u32,
+}
+
+/// The domain value of a submitted off-chain entry (stateless checks: a
+/// recipient is present, a new one's address is 20 bytes, the amount is
+/// positive).
+fn offchain_entry(position: usize, e: &pb::OffchainEntry) -> Result<OffchainEntry> {
+    use pb::offchain_entry::Recipient as R;
+    let bad = |what: &str| {
+        CoproError::new(
+            CoproCode::InvalidRequest,
+            format!("off-chain entry {position}: {what}"),
+        )
+    };
+    if e.amount == 0 {
+        // The circuit would allow it, but a zero-amount transfer to a new
+        // address would make a leaf the mirror cannot tell from an unsettled
+        // one (balance 0, nonce 0): the chain refuses what moves nothing.
+        return Err(CoproError::new(
+            CoproCode::InvalidAmount,
+            format!("off-chain entry {position} moves 0: leave it out"),
+        ));
+    }
+    let recipient = match &e.recipient {
+        Some(R::ToIndex(i)) => Recipient::Existing(*i),
+        Some(R::ToAddress(a)) => {
+            Recipient::New(<[u8; ADDRESS_BYTES]>::try_from(a.as_slice()).map_err(|_| {
+                bad(&format!(
+                    "a new recipient's address is 20 bytes, got {}",
+                    a.len()
+                ))
+            })?)
+        }
+        None => return Err(bad("no recipient (to_index or to_address)")),
+    };
+    Ok(OffchainEntry {
+        from_index: e.from_index,
+        recipient,
+        amount: e.amount,
+    })
 }
 
 impl SubmitProof {
@@ -97,7 +151,20 @@ impl SubmitProof {
             ));
         }
         let signer = Address::parse(&msg.signer)?;
-        if msg.end_sequence <= msg.start_sequence {
+        if msg.offchain.len() > MAX_BATCH {
+            return Err(CoproError::new(
+                CoproCode::TooManyEntries,
+                format!(
+                    "{} off-chain entries; no program takes more than {MAX_BATCH}",
+                    msg.offchain.len()
+                ),
+            ));
+        }
+        // A version-2 batch may hold only off-chain transfers; otherwise a
+        // proof settles at least one request.
+        if msg.end_sequence < msg.start_sequence
+            || (msg.end_sequence == msg.start_sequence && msg.offchain.is_empty())
+        {
             return Err(CoproError::new(
                 CoproCode::QueueRange,
                 format!(
@@ -144,6 +211,8 @@ impl SubmitProof {
             end: msg.end_sequence,
             effects,
             proof: msg.proof.clone(),
+            offchain: offchain_entries(&msg.offchain)?,
+            alloc_start: msg.alloc_start,
         })
     }
 
@@ -151,6 +220,43 @@ impl SubmitProof {
     pub fn proof_hash(&self) -> [u8; 32] {
         Sha256::digest(&self.proof).into()
     }
+}
+
+/// The submitted off-chain entries; two that create an account for one
+/// address are refused here (32), so that the stateful check's "address
+/// has an index" means exactly "bound before this batch" (31).
+fn offchain_entries(submitted: &[pb::OffchainEntry]) -> Result<Vec<OffchainEntry>> {
+    let entries = submitted
+        .iter()
+        .enumerate()
+        .map(|(i, e)| offchain_entry(i, e))
+        .collect::<Result<Vec<_>>>()?;
+    let mut seen = BTreeSet::new();
+    for (i, e) in entries.iter().enumerate() {
+        if let Recipient::New(address) = e.recipient
+            && !seen.insert(address)
+        {
+            return Err(CoproError::new(
+                CoproCode::DuplicateNewAddress,
+                format!(
+                    "off-chain entry {i} creates a second account for address {}: \
+                     name the first one's index (alloc_start + j) instead",
+                    hex::encode(address)
+                ),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+/// What a version-2 submission changes, computed before the pairing check.
+#[derive(Clone, Debug)]
+pub struct CheckedV2 {
+    /// The chain's next free leaf index at check time (`alloc_start`).
+    pub alloc_start: u32,
+    /// `transfer_v2::expand_batch` over the mirror: ordered writes,
+    /// withdrawals, new accounts, the resolved off-chain entries.
+    pub deltas: BatchDeltas,
 }
 
 /// A submission that passed every check but the pairing: what the chain
@@ -173,6 +279,105 @@ pub struct CheckedSubmission {
     pub public_input: Fr,
     /// Identity of the verification (key, proof, input).
     pub verification_id: [u8; 32],
+    /// Version 2's batch (None for version 1).
+    pub v2: Option<CheckedV2>,
+}
+
+/// The chain's mirror as `transfer_v2::expand_batch` reads it. A store
+/// failure is kept (the trait cannot return it) and reported after.
+struct StateMirror<'a, S: StateRead + ?Sized> {
+    state: &'a S,
+    error: RefCell<Option<CoproError>>,
+}
+
+impl<S: StateRead + ?Sized> StateMirror<'_, S> {
+    fn keep<T>(&self, r: Result<Option<T>>) -> Option<T> {
+        r.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            None
+        })
+    }
+
+    fn read(&self, index: u32) -> Result<Option<transfer::Account>> {
+        let Some(owner) = self.state.ledger_owner(index)? else {
+            return Ok(None);
+        };
+        let Some(a) = self.state.ledger_account(&owner)? else {
+            return Err(CoproError::internal(format!(
+                "owner {owner} of leaf {index} has no account"
+            )));
+        };
+        // An address is bound to its index when first credited in the
+        // queue, before the leaf exists; such an account (balance 0, nonce
+        // 0, no key) has an empty leaf. A settled leaf never looks like
+        // that: every credit moves at least 1, debits move the nonce, and
+        // a key is set only on a leaf that exists.
+        if a.balance == 0 && a.nonce == 0 && a.spending_key.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(transfer::Account {
+            key: fr_of(&a.key, "stored account key").map_err(|e| CoproError::internal(e.log))?,
+            balance: a.balance,
+            nonce: a.nonce,
+        }))
+    }
+}
+
+impl<S: StateRead + ?Sized> MirrorView for StateMirror<'_, S> {
+    fn account(&self, index: u32) -> Option<transfer::Account> {
+        self.keep(self.read(index))
+    }
+
+    fn has_index(&self, address: &[u8; ADDRESS_BYTES]) -> bool {
+        let bound = Address::from_bytes(address)
+            .map_err(CoproError::from)
+            .and_then(|a| self.state.ledger_account(a.as_str()))
+            .map(|a| a.map(|_| ()));
+        self.keep(bound).is_some()
+    }
+}
+
+/// The code of an inconsistency `expand_batch` found: the data does not fit
+/// the chain's mirror, so no proof of it can be applied.
+fn expand_error(e: TransferV2Error) -> CoproError {
+    match e {
+        TransferV2Error::Transfer(TransferError::TooManyEntries { got, max }) => CoproError::new(
+            CoproCode::TooManyEntries,
+            format!("{got} entries in a section of {max} slots"),
+        ),
+        TransferV2Error::BadOffchainEntry { position, reason } => {
+            let code = match reason {
+                "sender has no account" | "recipient has no account" => {
+                    CoproCode::OffchainNoAccount
+                }
+                "amount above the sender's balance" | "sender nonce exhausted" => {
+                    CoproCode::OffchainOverdraft
+                }
+                "recipient balance overflows" => CoproCode::OffchainOverflow,
+                "transfer to oneself" => CoproCode::OffchainSelfTransfer,
+                // Duplicates within the batch were refused when decoding.
+                "new account for an address that has one" => CoproCode::AddressAlreadyBound,
+                "no free leaf index" => CoproCode::LedgerFull,
+                "next free index is occupied" => {
+                    return CoproError::internal(format!(
+                        "off-chain entry {position}: the next free leaf index is occupied"
+                    ));
+                }
+                _ => CoproCode::EffectsMismatch,
+            };
+            CoproError::new(
+                code,
+                format!(
+                    "off-chain entry {position} does not fit the settled ledger: {reason}; \
+                     rebuild the batch from the chain's current state"
+                ),
+            )
+        }
+        other => CoproError::new(
+            CoproCode::EffectsMismatch,
+            format!("effects do not fit the entries: {other}"),
+        ),
+    }
 }
 
 fn circuit_entries(entries: &[pb::QueueEntry]) -> Result<Vec<CircuitEntry>> {
@@ -234,6 +439,28 @@ pub fn check_stateful<S: StateRead + ?Sized>(
             ),
         ));
     }
+    let program_kind = kind(&program);
+    if msg.offchain.len() > program.offchain_batch_size as usize {
+        return Err(CoproError::new(
+            CoproCode::TooManyEntries,
+            format!(
+                "{} off-chain entries; program '{}' version {} takes at most {}",
+                msg.offchain.len(),
+                msg.program_id,
+                msg.version,
+                program.offchain_batch_size
+            ),
+        ));
+    }
+    if program_kind == ProgramKind::TransferV1 && msg.alloc_start != 0 {
+        return Err(CoproError::new(
+            CoproCode::InvalidRequest,
+            format!(
+                "alloc_start is {}; program '{}' version {} creates no accounts, leave it 0",
+                msg.alloc_start, msg.program_id, msg.version
+            ),
+        ));
+    }
     let current = state.ledger_root()?;
     if msg.old_root != current {
         return Err(CoproError::new(
@@ -244,6 +471,27 @@ pub fn check_stateful<S: StateRead + ?Sized>(
             ),
         ));
     }
+    // Version 2: the chain's own next free index is `alloc_start` (the same
+    // read in CheckTx, ProcessProposal and FinalizeBlock: the state before
+    // the tx). The claim only names a stale proof before the pairing.
+    let alloc_start = match program_kind {
+        ProgramKind::TransferV1 => 0,
+        ProgramKind::TransferV2 => {
+            let next = u32::try_from(state.next_index()?)
+                .map_err(|_| CoproError::internal("next leaf index above 2^32 - 1"))?;
+            if msg.alloc_start != next {
+                return Err(CoproError::new(
+                    CoproCode::StaleAllocation,
+                    format!(
+                        "the proof was made for next free leaf index {}, the chain's is {next} \
+                         (an account was created since): prove again with alloc_start {next}",
+                        msg.alloc_start
+                    ),
+                ));
+            }
+            next
+        }
+    };
     let queue = state.queue_state()?;
     if msg.start != queue.settled_up_to {
         let what = if msg.start < queue.settled_up_to {
@@ -277,35 +525,114 @@ pub fn check_stateful<S: StateRead + ?Sized>(
                 .ok_or_else(|| CoproError::internal(format!("pending request {seq} is missing")))?,
         );
     }
-    // The effects must fit the entries; the proof binds their values.
-    expand_deltas(&circuit_entries(&entries)?, &msg.effects).map_err(|e| {
-        CoproError::new(
-            CoproCode::EffectsMismatch,
-            format!("effects do not fit the entries: {e}"),
-        )
-    })?;
-    let deltas_commitment = deltas_commitment(&msg.effects, batch).map_err(|e| {
-        CoproError::new(
-            CoproCode::EffectsMismatch,
-            format!("effects are not canonical: {e}"),
-        )
-    })?;
     let queue_before = fr_of(&queue.settled_hash, "stored queue hash")?;
     let queue_after = match entries.last() {
         Some(last) => fr_of(&last.chain_hash, "stored queue hash")?,
         None => queue_before,
     };
-    let public_input = PublicInputs {
-        chain_id: chain_id.as_bytes().to_vec(),
-        program_id: msg.program_id.clone(),
-        program_version: msg.version,
-        old_root: msg.old_root,
-        new_root: msg.new_root,
-        queue_before,
-        queue_after,
-        deltas_commitment,
-    }
-    .commitment();
+    let (deltas_commitment, public_input, v2) = match program_kind {
+        ProgramKind::TransferV1 => {
+            if let Some(e) = entries
+                .iter()
+                .find(|e| e.kind == pb::EntryKind::SetKey as i32)
+            {
+                return Err(CoproError::new(
+                    CoproCode::UnsupportedByProgram,
+                    format!(
+                        "request {} changes a spending key, which program '{}' version {} \
+                         cannot consume: the queue waits for a version-2 program",
+                        e.sequence, msg.program_id, msg.version
+                    ),
+                ));
+            }
+            // The effects must fit the entries; the proof binds their values.
+            expand_deltas(&circuit_entries(&entries)?, &msg.effects).map_err(|e| {
+                CoproError::new(
+                    CoproCode::EffectsMismatch,
+                    format!("effects do not fit the entries: {e}"),
+                )
+            })?;
+            let deltas_commitment = deltas_commitment(&msg.effects, batch).map_err(|e| {
+                CoproError::new(
+                    CoproCode::EffectsMismatch,
+                    format!("effects are not canonical: {e}"),
+                )
+            })?;
+            let public_input = PublicInputs {
+                chain_id: chain_id.as_bytes().to_vec(),
+                program_id: msg.program_id.clone(),
+                program_version: msg.version,
+                old_root: msg.old_root,
+                new_root: msg.new_root,
+                queue_before,
+                queue_after,
+                deltas_commitment,
+            }
+            .commitment();
+            (deltas_commitment, public_input, None)
+        }
+        ProgramKind::TransferV2 => {
+            let params = TransferV2Params {
+                queue_slots: batch,
+                offchain_slots: program.offchain_batch_size as usize,
+                tree: tree_config(program.tree_arity, program.tree_depth)?,
+            };
+            let v2_entries = entries
+                .iter()
+                .map(circuit_entry_v2)
+                .collect::<Result<Vec<_>>>()?;
+            // Bounded: at most B_s entries, two reads each.
+            let mirror = StateMirror {
+                state,
+                error: RefCell::new(None),
+            };
+            let expanded = transfer_v2::expand_batch(
+                &params,
+                &mirror,
+                &v2_entries,
+                &msg.effects,
+                &msg.offchain,
+                alloc_start,
+            );
+            if let Some(e) = mirror.error.into_inner() {
+                return Err(e);
+            }
+            let deltas = expanded.map_err(expand_error)?;
+            let canonical = |e: TransferError| {
+                CoproError::new(
+                    CoproCode::EffectsMismatch,
+                    format!("effects are not canonical: {e}"),
+                )
+            };
+            let commitment = transfer_v2::deltas_commitment(
+                &params,
+                &msg.effects,
+                &deltas.resolved,
+                alloc_start,
+            )
+            .map_err(canonical)?;
+            let public_input = transfer_v2::public_input(
+                &params,
+                chain_id.as_bytes(),
+                msg.old_root,
+                msg.new_root,
+                queue_before,
+                queue_after,
+                &msg.effects,
+                &deltas.resolved,
+                alloc_start,
+            )
+            .map_err(canonical)?;
+            (
+                commitment,
+                public_input,
+                Some(CheckedV2 {
+                    alloc_start,
+                    deltas,
+                }),
+            )
+        }
+    };
     let vk_hash: [u8; 32] = program
         .vk_hash
         .as_slice()
@@ -321,6 +648,7 @@ pub fn check_stateful<S: StateRead + ?Sized>(
         deltas_commitment,
         public_input,
         verification_id,
+        v2,
     })
 }
 
@@ -572,29 +900,7 @@ pub fn apply<S: StateWrite + ?Sized>(
     tx_hash: [u8; 32],
 ) -> Result<(u64, Vec<Event>)> {
     let msg = &checked.msg;
-    let entries = circuit_entries(&checked.entries)?;
-    let deltas = expand_deltas(&entries, &msg.effects)
-        .map_err(|e| CoproError::internal(format!("checked effects no longer fit: {e}")))?;
-    // 1. The ledger mirror: the proven writes, in order.
-    for write in &deltas.writes {
-        let owner = state
-            .ledger_owner(write.index)?
-            .ok_or_else(|| CoproError::internal(format!("leaf {} has no owner", write.index)))?;
-        let mut account = state
-            .ledger_account(&owner)?
-            .ok_or_else(|| CoproError::internal(format!("{owner} has no ledger account")))?;
-        account.balance = write.balance;
-        if let Some(nonce) = write.nonce {
-            account.nonce = nonce;
-        }
-        state.put_ledger_account(&account);
-    }
-    // 2. Escrow payouts, pending debits, the queue.
     let id = state.result_count()?;
-    let denom = state.params()?.ledger_denom;
-    let escrow = escrow_address();
-    let mut withdrawals = Vec::new();
-    let mut refunds = Vec::new();
     let mut events = vec![
         pb::EventProofAccepted {
             result_id: id,
@@ -607,8 +913,93 @@ pub fn apply<S: StateWrite + ?Sized>(
         }
         .event(),
     ];
-    for ((stored, entry), effect) in checked.entries.iter().zip(&entries).zip(&msg.effects) {
+    let writes: Vec<LedgerWrite> = match &checked.v2 {
+        None => {
+            let entries = circuit_entries(&checked.entries)?;
+            expand_deltas(&entries, &msg.effects)
+                .map_err(|e| CoproError::internal(format!("checked effects no longer fit: {e}")))?
+                .writes
+                .into_iter()
+                .map(LedgerWrite::Account)
+                .collect()
+        }
+        Some(v2) => {
+            // 0. New accounts of the off-chain section: bound to
+            // `alloc_start + j` as a deposit binds, before the writes that
+            // credit them.
+            let mut next = u64::from(v2.alloc_start);
+            for new in &v2.deltas.new_accounts {
+                if u64::from(new.index) != next {
+                    return Err(CoproError::internal(format!(
+                        "new account at {} where {next} was expected",
+                        new.index
+                    )));
+                }
+                let address = Address::from_bytes(&new.address)?;
+                state.put_ledger_account(&pb::LedgerAccount {
+                    address: address.to_string(),
+                    ledger_index: new.index,
+                    key: fr_bytes(&new.key),
+                    balance: 0,
+                    nonce: 0,
+                    spending_key: Vec::new(),
+                });
+                events.push(
+                    pb::EventLedgerAccountCreated {
+                        result_id: id,
+                        address: address.to_string(),
+                        ledger_index: new.index,
+                    }
+                    .event(),
+                );
+                next = next
+                    .checked_add(1)
+                    .ok_or_else(|| CoproError::internal("leaf index overflow"))?;
+            }
+            if !v2.deltas.new_accounts.is_empty() {
+                state.put_next_index(next);
+            }
+            v2.deltas.writes.clone()
+        }
+    };
+    // 1. The ledger mirror: the proven writes, in order.
+    for write in &writes {
+        let index = match write {
+            LedgerWrite::Account(w) => w.index,
+            LedgerWrite::SpendKey { index, .. } => *index,
+        };
+        let owner = state
+            .ledger_owner(index)?
+            .ok_or_else(|| CoproError::internal(format!("leaf {index} has no owner")))?;
+        let mut account = state
+            .ledger_account(&owner)?
+            .ok_or_else(|| CoproError::internal(format!("{owner} has no ledger account")))?;
+        match write {
+            LedgerWrite::Account(w) => {
+                account.balance = w.balance;
+                if let Some(nonce) = w.nonce {
+                    account.nonce = nonce;
+                }
+            }
+            LedgerWrite::SpendKey { spend, .. } => {
+                account.spending_key = spend.to_bytes().to_vec();
+            }
+        }
+        state.put_ledger_account(&account);
+    }
+    // 2. Escrow payouts, pending debits, the queue.
+    let denom = state.params()?.ledger_denom;
+    let escrow = escrow_address();
+    let mut withdrawals = Vec::new();
+    let mut refunds = Vec::new();
+    for (stored, effect) in checked.entries.iter().zip(&msg.effects) {
         let applied = effect.status == EntryStatus::Applied;
+        // A set-key entry moves no coins and reserved no debit.
+        if stored.kind == pb::EntryKind::SetKey as i32 {
+            state.delete_queued(stored.sequence);
+            continue;
+        }
+        let entry = circuit_entry(stored)?;
         let payout = match (entry.kind, applied) {
             (EntryKind::Withdraw, true) => Some((&stored.from_address, entry.from_index)),
             (EntryKind::Deposit, false) => Some((&stored.to_address, entry.to_index)),
@@ -696,7 +1087,145 @@ pub fn apply<S: StateWrite + ?Sized>(
         refunds,
         height,
         tx_hash: tx_hash.to_vec(),
+        offchain_count: u32::try_from(msg.offchain.len()).map_err(CoproError::internal)?,
+        alloc_start: checked.v2.as_ref().map_or(0, |v| v.alloc_start),
+        created: checked.v2.as_ref().map_or(0, |v| v.deltas.created()),
     });
     state.put_proof_accepted(&msg.proof_hash(), id);
     Ok((id, events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use copro_circuits::smt::{Arity, TreeConfig};
+
+    /// A mirror of two accounts: 0 (balance 10) and 1 (balance near 2^64).
+    struct Two;
+
+    impl MirrorView for Two {
+        fn account(&self, index: u32) -> Option<transfer::Account> {
+            let balance = match index {
+                0 => 10,
+                1 => u64::MAX - 1,
+                _ => return None,
+            };
+            Some(transfer::Account {
+                key: Fr::from(u64::from(index) + 1),
+                balance,
+                nonce: 0,
+            })
+        }
+
+        fn has_index(&self, address: &[u8; ADDRESS_BYTES]) -> bool {
+            address[0] == 1
+        }
+    }
+
+    /// Each inconsistency `expand_batch` reports maps to its own code (this
+    /// pins the chain's reading of the circuits crate's reasons).
+    #[test]
+    fn every_inconsistent_offchain_entry_has_its_code() {
+        let tree = TreeConfig::new(Arity::Four, 2).expect("tree");
+        let params = TransferV2Params {
+            queue_slots: 1,
+            offchain_slots: 2,
+            tree,
+        };
+        let entry = |from_index, recipient, amount| OffchainEntry {
+            from_index,
+            recipient,
+            amount,
+        };
+        let cases = [
+            (
+                vec![entry(5, Recipient::Existing(1), 1)],
+                2,
+                CoproCode::OffchainNoAccount,
+            ),
+            (
+                vec![entry(0, Recipient::Existing(5), 1)],
+                2,
+                CoproCode::OffchainNoAccount,
+            ),
+            (
+                vec![entry(0, Recipient::Existing(1), 11)],
+                2,
+                CoproCode::OffchainOverdraft,
+            ),
+            (
+                vec![entry(0, Recipient::Existing(1), 2)],
+                2,
+                CoproCode::OffchainOverflow,
+            ),
+            (
+                vec![entry(0, Recipient::Existing(0), 1)],
+                2,
+                CoproCode::OffchainSelfTransfer,
+            ),
+            (
+                vec![entry(0, Recipient::New([1; ADDRESS_BYTES]), 1)],
+                2,
+                CoproCode::AddressAlreadyBound,
+            ),
+            (
+                vec![entry(0, Recipient::New([2; ADDRESS_BYTES]), 1)],
+                16,
+                CoproCode::LedgerFull,
+            ),
+            (
+                vec![entry(0, Recipient::Existing(1), 1); 3],
+                2,
+                CoproCode::TooManyEntries,
+            ),
+        ];
+        for (offchain, alloc_start, expected) in cases {
+            let e = transfer_v2::expand_batch(&params, &Two, &[], &[], &offchain, alloc_start)
+                .expect_err("inconsistent");
+            let mapped = expand_error(e.clone());
+            assert!(mapped.is(expected), "{e} → {mapped}");
+        }
+        let ok = transfer_v2::expand_batch(
+            &params,
+            &Two,
+            &[],
+            &[],
+            &[entry(0, Recipient::New([2; ADDRESS_BYTES]), 1)],
+            2,
+        )
+        .expect("consistent");
+        assert_eq!(ok.created(), 1);
+    }
+
+    #[test]
+    fn offchain_entries_are_checked_when_decoded() {
+        use pb::offchain_entry::Recipient as R;
+        let e = |recipient, amount| pb::OffchainEntry {
+            from_index: 0,
+            amount,
+            recipient,
+        };
+        let new = Some(R::ToAddress(vec![3; ADDRESS_BYTES]));
+        for (entries, expected) in [
+            (vec![e(None, 1)], CoproCode::InvalidRequest),
+            (
+                vec![e(Some(R::ToAddress(vec![3; 32])), 1)],
+                CoproCode::InvalidRequest,
+            ),
+            (vec![e(Some(R::ToIndex(1)), 0)], CoproCode::InvalidAmount),
+            (
+                vec![e(new.clone(), 1), e(new.clone(), 2)],
+                CoproCode::DuplicateNewAddress,
+            ),
+        ] {
+            let err = offchain_entries(&entries).expect_err("refused");
+            assert!(err.is(expected), "{err}");
+        }
+        assert_eq!(
+            offchain_entries(&[e(new, 1), e(Some(R::ToIndex(0)), 1)])
+                .expect("fine")
+                .len(),
+            2
+        );
+    }
 }

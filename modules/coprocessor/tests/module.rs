@@ -531,6 +531,7 @@ fn a_proof_for_another_chain_or_version_does_not_verify() {
                     batch_size: 2,
                     tree_arity: 4,
                     tree_depth: 2,
+                    offchain_batch_size: 0,
                 },
                 h,
             )
@@ -626,6 +627,7 @@ fn program_spec(id: &str, version: u32, tree_depth: u32) -> ProgramSpec {
         batch_size: 2,
         tree_arity: 4,
         tree_depth,
+        offchain_batch_size: 0,
     }
 }
 

@@ -264,6 +264,7 @@ mod tests {
             key: vec![5; 32],
             balance: 40,
             nonce: 1,
+            spending_key: Vec::new(),
         }
     }
 

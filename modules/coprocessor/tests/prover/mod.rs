@@ -106,6 +106,7 @@ impl Chain {
                 batch_size: p.batch_size as u32,
                 tree_arity: 4,
                 tree_depth: p.tree.depth,
+                offchain_batch_size: 0,
             }],
         };
         genesis.init(&mut delta).unwrap();
