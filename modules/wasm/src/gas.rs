@@ -8,14 +8,13 @@
 //! defaults. Every amount is a pure function of the inputs: two nodes charge
 //! the same.
 
-/// VM gas per SDK gas. Not wasmd's 140,000,000: measured here, cosmwasm-vm
-/// 3 meters about 10^12 VM gas per second of wasm (its own target), so at
-/// wasmd's rate one SDK gas would be 140 µs of CPU and a tx at the 10M gas
-/// limit half an hour of it. At 100,000, one SDK gas is about 0.1 µs (the
-/// Cosmos SDK's own calibration, "10 gas per µs") and the 10M limit bounds
-/// a call to about a second: an endless loop runs out of gas fast
-/// (`tests/` measures it).
-pub const GAS_MULTIPLIER: u64 = 100_000;
+/// VM gas per SDK gas: wasmd's multiplier for CosmWasm 2 and 3. CosmWasm
+/// 2.0 cut the VM's prices by 1000 (its target went from 10^12 VM gas per
+/// millisecond to 10^12 per second; a Wasm operation costs 115), and wasmd
+/// cut its multiplier from 140,000,000 to 140,000 with it. So one SDK gas
+/// is about 0.14 µs of wasm, near the Cosmos SDK's own calibration (10 gas
+/// per µs), and the same contract costs the same gas here as on wasmd.
+pub const GAS_MULTIPLIER: u64 = 140_000;
 
 /// SDK gas for loading a contract instance (wasmd's `DefaultInstanceCost`).
 pub const INSTANCE_COST: u64 = 60_000;
@@ -26,6 +25,11 @@ pub const COMPILE_COST_PER_BYTE: u64 = 3;
 /// (wasmd's `DefaultEventAttributeDataCost` and `DefaultPerByteUncompressCost`
 /// rounded to one).
 pub const EVENT_BYTE_COST: u64 = 1;
+
+/// SDK gas of a coprocessor request a contract emits (one Poseidon hash of
+/// the queue chain, the entry and its callback record written), on top of
+/// the callback gas it prepays.
+pub const COPRO_REQUEST_COST: u64 = 20_000;
 
 /// SDK gas of a bank send a contract emits (two balance reads and writes).
 pub const BANK_SEND_COST: u64 = 10_000;
@@ -85,7 +89,7 @@ mod tests {
         assert_eq!(to_sdk(1), 1);
         assert_eq!(to_sdk(GAS_MULTIPLIER), 1);
         assert_eq!(to_sdk(GAS_MULTIPLIER + 1), 2);
-        assert_eq!(to_vm(10_000_000), 1_000_000_000_000);
+        assert_eq!(to_vm(10_000_000), 1_400_000_000_000);
         assert_eq!(to_vm(u64::MAX), u64::MAX);
         assert_eq!(read(3, 7), 1_030);
         assert_eq!(write(3, 7), 2_300);
