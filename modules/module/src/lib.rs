@@ -35,6 +35,7 @@
 
 pub mod address;
 pub mod cli;
+pub mod contracts;
 pub mod error;
 pub mod event;
 pub mod gas;
@@ -43,6 +44,7 @@ mod registry;
 
 pub use address::{Address, BECH32_PREFIX, address_from_pubkey, module_address};
 pub use cli::{Keys, ProvenValue, QueryPlan, Rendered, TxPlan};
+pub use contracts::ContractCalls;
 pub use error::{CODESPACE, Code, ResultCode, TxError};
 pub use event::Event;
 pub use gas::GasMeter;
