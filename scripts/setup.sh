@@ -57,10 +57,10 @@ if [ "${COPRO_SKIP_CONTRACTS:-}" != "1" ]; then
         CARGO_TARGET_DIR="$contracts_target" \
             /usr/bin/cargo build --quiet --release --locked --lib \
                 --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
-                -p verified-gate -p chaos
+                -p verified-gate -p ledger-requester -p chaos
     ) || die "building the CosmWasm contracts failed (see above)"
     mkdir -p "$repo/contracts/artifacts"
-    for c in verified_gate chaos; do
+    for c in verified_gate ledger_requester chaos; do
         src="$contracts_target/wasm32-unknown-unknown/release/$c.wasm"
         [ -f "$src" ] || die "contract $c.wasm was not built"
         cmp -s "$src" "$repo/contracts/artifacts/$c.wasm" || cp "$src" "$repo/contracts/artifacts/$c.wasm"

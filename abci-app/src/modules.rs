@@ -18,7 +18,13 @@ pub fn registry_with(verifier: Arc<Verifier>, wasm: copro_wasm::Wasm) -> Registr
     Registry::new(vec![
         Box::new(copro_auth::Auth),
         Box::new(copro_bank::Bank),
-        Box::new(copro_coprocessor::Coprocessor::with_verifier(verifier)),
+        // Contracts' requests are settled by proofs; the coprocessor calls
+        // the contracts back through the wasm module (which it cannot name:
+        // the wasm module depends on it).
+        Box::new(
+            copro_coprocessor::Coprocessor::with_verifier(verifier)
+                .with_contract_calls(Arc::new(wasm.clone())),
+        ),
         Box::new(wasm),
     ])
     // The list is fixed at compile time and the test below builds it, so

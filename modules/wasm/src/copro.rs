@@ -10,10 +10,22 @@
 //! | `{"program":{"id":s,"version":v}}` | `{"id", "version", "vk_hash": hex, "active", "batch_size"}` or `null` |
 //! | `{"verified_result":{"id":n}}` | the result (roots hex, payouts) or `null` |
 //! | `{"result_count":{}}` | `{"count": n}` |
+//! | `{"callback":{"sequence":n}}` | `{"sequence", "contract", "gas_limit", "status": "pending"\|"succeeded"\|"failed", "result_id", "gas_used", "error"}` or `null` |
+//!
+//! And the `copro` custom message ([`CoproMsg`]), a request on the
+//! contract's own behalf with the callback it wants:
+//!
+//! | message | does |
+//! |---|---|
+//! | `{"deposit":{"amount":"n","callback_gas_limit":g}}` | queues a ledger deposit of the contract's coins |
+//! | `{"withdraw":{"amount":"n","callback_gas_limit":g}}` | queues a withdrawal to the contract's bank balance |
 
+use copro_coprocessor::callback::ContractRequest;
+use copro_coprocessor::record::pb;
 use copro_coprocessor::view::CoproRead;
 use copro_store::StateRead;
-use serde::Deserialize;
+use cosmwasm_std::Uint64;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::gas;
@@ -48,6 +60,63 @@ pub enum CoproQuery {
     },
     /// The number of results.
     ResultCount {},
+    /// The callback record of a contract's request.
+    Callback {
+        /// The request's queue sequence.
+        sequence: u64,
+    },
+}
+
+/// The `copro` custom message: what a contract may ask the coprocessor,
+/// on its own behalf. `callback_gas_limit` (SDK gas, at most
+/// `copro_coprocessor::callback::MAX_CALLBACK_GAS`) is what its `sudo`
+/// gets when the proof that settles the request is accepted; it is charged
+/// to the tx that makes the request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CoproMsg {
+    /// Deposit `amount` of the ledger denom from the contract's balance.
+    Deposit {
+        /// Amount, at least 1.
+        amount: Uint64,
+        /// Gas of the settlement callback.
+        callback_gas_limit: u64,
+    },
+    /// Withdraw `amount` from the contract's ledger account.
+    Withdraw {
+        /// Amount, at least 1.
+        amount: Uint64,
+        /// Gas of the settlement callback.
+        callback_gas_limit: u64,
+    },
+}
+
+impl cosmwasm_std::CustomMsg for CoproMsg {}
+
+impl CoproMsg {
+    /// The coprocessor's request and the callback gas limit.
+    pub fn into_request(self) -> (ContractRequest, u64) {
+        match self {
+            CoproMsg::Deposit {
+                amount,
+                callback_gas_limit,
+            } => (
+                ContractRequest::Deposit {
+                    amount: amount.u64(),
+                },
+                callback_gas_limit,
+            ),
+            CoproMsg::Withdraw {
+                amount,
+                callback_gas_limit,
+            } => (
+                ContractRequest::Withdraw {
+                    amount: amount.u64(),
+                },
+                callback_gas_limit,
+            ),
+        }
+    }
 }
 
 /// Answers `query` at `state`; returns the JSON answer (or an error text)
@@ -149,5 +218,25 @@ fn run(state: &dyn StateRead, query: CoproQuery, reads: &mut u64) -> Result<Valu
             None => Value::Null,
         },
         CoproQuery::ResultCount {} => json!({"count": state.result_count().map_err(e)?}),
+        CoproQuery::Callback { sequence } => match state.callback(sequence).map_err(e)? {
+            Some(c) => {
+                let status = match pb::CallbackStatus::try_from(c.status) {
+                    Ok(pb::CallbackStatus::Pending) => "pending",
+                    Ok(pb::CallbackStatus::Succeeded) => "succeeded",
+                    Ok(pb::CallbackStatus::Failed) => "failed",
+                    Err(_) => "unknown",
+                };
+                json!({
+                    "sequence": c.sequence,
+                    "contract": c.contract,
+                    "gas_limit": c.gas_limit,
+                    "status": status,
+                    "result_id": c.result_id,
+                    "gas_used": c.gas_used,
+                    "error": c.error,
+                })
+            }
+            None => Value::Null,
+        },
     })
 }

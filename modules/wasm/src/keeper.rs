@@ -33,6 +33,7 @@ use crate::backend::{
     AddressApi, ChainQuerier, ContractStore, QueryAnswer, QueryHandler, StateCell, read_cell,
     system_err, with_state, with_state_read,
 };
+use crate::copro::CoproMsg;
 use crate::limits::{MAX_CALL_DEPTH, MAX_QUERY_DEPTH};
 use crate::view::{WasmRead, WasmWrite};
 use crate::vm::Vm;
@@ -104,13 +105,15 @@ enum Entry<'a> {
     Execute(&'a MessageInfo, &'a [u8]),
     Migrate(&'a [u8]),
     Reply(&'a Reply),
+    /// The chain's privileged call (a settlement callback).
+    Sudo(&'a [u8]),
 }
 
 impl Entry<'_> {
     fn failed(&self) -> copro_module::ResultCode {
         match self {
             Entry::Instantiate(..) => codes::INSTANTIATE_FAILED,
-            Entry::Execute(..) | Entry::Reply(_) => codes::EXECUTE_FAILED,
+            Entry::Execute(..) | Entry::Reply(_) | Entry::Sudo(_) => codes::EXECUTE_FAILED,
             Entry::Migrate(_) => codes::MIGRATE_FAILED,
         }
     }
@@ -121,6 +124,7 @@ impl Entry<'_> {
             Entry::Execute(..) => "execute",
             Entry::Migrate(_) => "migrate",
             Entry::Reply(_) => "reply",
+            Entry::Sudo(_) => "sudo",
         }
     }
 }
@@ -390,6 +394,27 @@ impl<'a> Keeper<'a> {
         Ok(out)
     }
 
+    /// The chain calls `contract`'s `sudo` with `msg` (a settlement
+    /// callback), then runs what it emits, all charged to `meter`.
+    pub fn sudo(
+        &self,
+        state: &mut dyn StateWrite,
+        meter: &GasMeter,
+        contract: &Address,
+        msg: &[u8],
+    ) -> Result<CallOutcome, TxError> {
+        let info = state.require_contract(contract)?;
+        let response = self.call(state, meter, contract, info.code_id, Entry::Sudo(msg))?;
+        let mut events = vec![Event::new(
+            "sudo",
+            [("_contract_address", contract.to_string())],
+        )];
+        let mut out = self.handle_response(state, meter, contract, response, 0)?;
+        events.append(&mut out.events);
+        out.events = events;
+        Ok(out)
+    }
+
     /// Loads the contract and calls one entry point on `state`, charging
     /// the instance and the VM's gas to `meter`.
     fn call(
@@ -399,7 +424,7 @@ impl<'a> Keeper<'a> {
         contract: &Address,
         code_id: u64,
         entry: Entry<'_>,
-    ) -> Result<Response<Empty>, TxError> {
+    ) -> Result<Response<CoproMsg>, TxError> {
         let code = state.require_code(code_id)?;
         let checksum = checksum_of(&code)?;
         meter.consume(gas::INSTANCE_COST, "loading the contract")?;
@@ -432,6 +457,7 @@ impl<'a> Keeper<'a> {
                 }
                 Entry::Migrate(msg) => cosmwasm_vm::call_migrate(&mut instance, &env, msg),
                 Entry::Reply(reply) => cosmwasm_vm::call_reply(&mut instance, &env, reply),
+                Entry::Sudo(msg) => cosmwasm_vm::call_sudo(&mut instance, &env, msg),
             };
             let report = instance.create_gas_report();
             (result, report.limit.saturating_sub(report.remaining))
@@ -461,7 +487,7 @@ impl<'a> Keeper<'a> {
         state: &mut dyn StateWrite,
         meter: &GasMeter,
         contract: &Address,
-        response: Response<Empty>,
+        response: Response<CoproMsg>,
         depth: u32,
     ) -> Result<CallOutcome, TxError> {
         let mut events = Vec::new();
@@ -567,7 +593,7 @@ impl<'a> Keeper<'a> {
         state: &mut dyn StateWrite,
         meter: &GasMeter,
         sender: &Address,
-        msg: CosmosMsg<Empty>,
+        msg: CosmosMsg<CoproMsg>,
         depth: u32,
     ) -> Result<CallOutcome, TxError> {
         if depth > MAX_CALL_DEPTH {
@@ -651,6 +677,7 @@ impl<'a> Keeper<'a> {
                 ));
                 Ok(out)
             }
+            CosmosMsg::Custom(request) => self.copro_request(state, meter, sender, request),
             other => Err(TxError::new(
                 codes::EXECUTE_FAILED,
                 format!(
@@ -659,6 +686,42 @@ impl<'a> Keeper<'a> {
                 ),
             )),
         }
+    }
+
+    /// A contract's coprocessor request: queued on its behalf with the
+    /// callback it asked for. The callback's gas is paid now, by the tx
+    /// that carries the request, so the proof that settles it (the
+    /// prover's tx) pays nothing for it. The data returned to a reply is
+    /// `{"sequence": n}`, the request's id.
+    fn copro_request(
+        &self,
+        state: &mut dyn StateWrite,
+        meter: &GasMeter,
+        contract: &Address,
+        request: CoproMsg,
+    ) -> Result<CallOutcome, TxError> {
+        let (req, gas_limit) = request.into_request();
+        copro_coprocessor::callback::check_gas_limit(gas_limit)?;
+        meter.consume(
+            gas::COPRO_REQUEST_COST.saturating_add(gas_limit),
+            "a coprocessor request and its prepaid callback",
+        )?;
+        let (sequence, mut events) =
+            copro_coprocessor::callback::request(state, contract, req, gas_limit, self.env.height)?;
+        events.push(Event::new(
+            "copro_request",
+            [
+                ("_contract_address", contract.to_string()),
+                ("sequence", sequence.to_string()),
+                ("callback_gas_limit", gas_limit.to_string()),
+            ],
+        ));
+        Ok(CallOutcome {
+            data: Some(Binary::from(
+                serde_json::to_vec(&json!({ "sequence": sequence })).unwrap_or_default(),
+            )),
+            events,
+        })
     }
 
     /// A smart query of `contract` over `state` (a client's query, not a
@@ -720,7 +783,7 @@ pub fn check_label(label: &str) -> Result<(), TxError> {
     Ok(())
 }
 
-fn message_kind(msg: &CosmosMsg<Empty>) -> String {
+fn message_kind(msg: &CosmosMsg<CoproMsg>) -> String {
     let json = serde_json::to_value(msg).unwrap_or_default();
     match json.as_object().and_then(|o| o.iter().next()) {
         Some((k, v)) => match v.as_object().and_then(|o| o.keys().next()) {
@@ -742,8 +805,16 @@ fn transfer_event(from: &Address, to: &Address, coins: &Coins) -> Event {
     )
 }
 
+/// A chain event as a reply shows it to the contract. One attribute at a
+/// time: cosmwasm-std's `add_attributes` (through `Attribute::from`)
+/// panics in debug builds on the keys starting with `_` that the chain
+/// itself writes (`_contract_address`).
 fn to_cw_event(e: &Event) -> cosmwasm_std::Event {
-    cosmwasm_std::Event::new(e.kind.clone()).add_attributes(e.attributes.clone())
+    e.attributes
+        .iter()
+        .fold(cosmwasm_std::Event::new(e.kind.clone()), |ev, (k, v)| {
+            ev.add_attribute(k.clone(), v.clone())
+        })
 }
 
 fn make_handler(vm: Vm, env: Arc<BlockEnv>) -> QueryHandler {

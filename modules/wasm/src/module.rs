@@ -2,12 +2,16 @@
 //! queries, genesis, and `coprod tx wasm` / `coprod query wasm`.
 
 use clap::{ArgMatches, Command};
-use copro_module::{Code, Keys, Module, Msg, QueryPlan, TxError, TxPlan, parse_genesis};
+use copro_module::{
+    Address, Code, ContractCalls, Event, ExecContext, Keys, Module, Msg, QueryPlan, TxError,
+    TxPlan, parse_genesis,
+};
 use copro_store::{StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::msgs::{Execute, Instantiate, Migrate, StoreCode};
+use crate::keeper::Keeper;
+use crate::msgs::{Execute, Instantiate, Migrate, StoreCode, block_env};
 use crate::vm::Vm;
 use crate::{MSG_EXECUTE, MSG_INSTANTIATE, MSG_MIGRATE, MSG_STORE_CODE, TYPE_URLS, cli, query};
 
@@ -35,6 +39,24 @@ impl Default for Wasm {
     /// caches under its home).
     fn default() -> Self {
         Self::new(Vm::temporary())
+    }
+}
+
+/// The coprocessor calls contracts back through this (wired by `coprod`).
+impl ContractCalls for Wasm {
+    fn sudo(
+        &self,
+        state: &mut dyn StateWrite,
+        ctx: &ExecContext<'_>,
+        contract: &Address,
+        msg: &[u8],
+    ) -> Result<Vec<Event>, TxError> {
+        // No tx runs a callback: `env.transaction` stays empty.
+        let mut env = block_env(ctx);
+        env.tx_hash = None;
+        Keeper::new(&self.vm, env)
+            .sudo(state, ctx.gas, contract, msg)
+            .map(|out| out.events)
     }
 }
 

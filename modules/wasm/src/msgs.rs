@@ -49,7 +49,8 @@ fn check_json(msg: &[u8]) -> Result<(), TxError> {
     Ok(())
 }
 
-fn block_env(ctx: &ExecContext<'_>) -> BlockEnv {
+/// The block a message runs in, as contracts see it.
+pub(crate) fn block_env(ctx: &ExecContext<'_>) -> BlockEnv {
     BlockEnv {
         chain_id: ctx.chain_id.to_string(),
         height: ctx.height,

@@ -15,12 +15,19 @@
 //! }
 //! ```
 //!
+//! A contract asks for work with [`CoproMsg`] (a `CosmosMsg::Custom`): a
+//! ledger deposit or withdrawal on its own behalf. When the proof that
+//! settles it is accepted, the chain calls the contract's `sudo` with
+//! [`CoproSudoMsg::CoproSettled`], under the `callback_gas_limit` it chose;
+//! a failing callback is undone and recorded ([`CoproQuery::Callback`]),
+//! and changes nothing else.
+//!
 //! A contract that uses it requires the chain capability `copro`
 //! ([`requires_copro`] is exported for it), so it cannot be stored on a
 //! chain that would not answer.
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{CustomQuery, QuerierWrapper, QueryRequest, StdResult, Uint64};
+use cosmwasm_std::{CustomMsg, CustomQuery, QuerierWrapper, QueryRequest, StdResult, Uint64};
 
 /// The `copro` custom query. Every field element (roots) is 32 bytes,
 /// big-endian, hex-encoded.
@@ -61,9 +68,102 @@ pub enum CoproQuery {
     /// How many results have been accepted (the latest id).
     #[returns(ResultCountResponse)]
     ResultCount {},
+    /// The callback record of a request a contract made (`None` if the
+    /// request had no callback).
+    #[returns(Option<CallbackResponse>)]
+    Callback {
+        /// The request's queue sequence.
+        sequence: u64,
+    },
 }
 
 impl CustomQuery for CoproQuery {}
+
+/// Highest `callback_gas_limit` the chain accepts (SDK gas).
+pub const MAX_CALLBACK_GAS: u64 = 1_000_000;
+
+/// The `copro` custom message: a request on the contract's own behalf.
+/// The reply to it (as a `SubMsg`) carries `{"sequence": n}` as data
+/// ([`RequestQueued`]). `callback_gas_limit` (1 to [`MAX_CALLBACK_GAS`]) is
+/// charged to the tx that sends the request.
+#[cw_serde]
+pub enum CoproMsg {
+    /// Deposit `amount` of the ledger denom from the contract's bank
+    /// balance into its ledger account.
+    Deposit {
+        /// Amount, at least 1.
+        amount: Uint64,
+        /// Gas of the settlement callback.
+        callback_gas_limit: u64,
+    },
+    /// Withdraw `amount` from the contract's ledger account to its bank
+    /// balance.
+    Withdraw {
+        /// Amount, at least 1.
+        amount: Uint64,
+        /// Gas of the settlement callback.
+        callback_gas_limit: u64,
+    },
+}
+
+impl CustomMsg for CoproMsg {}
+
+/// Data of the reply to a [`CoproMsg`].
+#[cw_serde]
+pub struct RequestQueued {
+    /// The request's queue sequence (its id).
+    pub sequence: u64,
+}
+
+/// What the chain sends to the `sudo` entry point.
+#[cw_serde]
+pub enum CoproSudoMsg {
+    /// A request of this contract was settled by a verified proof.
+    CoproSettled(Settlement),
+}
+
+/// The verified outcome of one request.
+#[cw_serde]
+pub struct Settlement {
+    /// The request's queue sequence.
+    pub sequence: u64,
+    /// `deposit` or `withdraw`.
+    pub kind: String,
+    /// Amount asked for.
+    pub amount: Uint64,
+    /// Whether the ledger applied it (a rejected deposit is refunded to
+    /// the contract's bank balance; a rejected withdrawal pays nothing).
+    pub applied: bool,
+    /// The verified result that settled it.
+    pub result_id: u64,
+    /// Program that proved it.
+    pub program_id: String,
+    /// Its version.
+    pub program_version: u32,
+    /// Ledger root after the batch, hex.
+    pub new_root: String,
+    /// Height of the block that accepted the proof.
+    pub height: u64,
+}
+
+/// A callback record.
+#[cw_serde]
+pub struct CallbackResponse {
+    /// The request's queue sequence.
+    pub sequence: u64,
+    /// The contract called back.
+    pub contract: String,
+    /// Gas limit of the call.
+    pub gas_limit: u64,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Result that settled the request (0 while pending).
+    pub result_id: u64,
+    /// Gas the call used.
+    pub gas_used: u64,
+    /// Why it failed (empty otherwise).
+    pub error: String,
+}
 
 /// A ledger root.
 #[cw_serde]
@@ -199,6 +299,11 @@ impl<'a> CoproQuerier<'a> {
         self.ask(CoproQuery::VerifiedResult { id })
     }
 
+    /// The callback record of request `sequence`.
+    pub fn callback(&self, sequence: u64) -> StdResult<Option<CallbackResponse>> {
+        self.ask(CoproQuery::Callback { sequence })
+    }
+
     /// The number of accepted results.
     pub fn result_count(&self) -> StdResult<u64> {
         self.ask::<ResultCountResponse>(CoproQuery::ResultCount {})
@@ -214,6 +319,8 @@ pub extern "C" fn requires_copro() {}
 
 #[cfg(test)]
 mod tests {
+    use cosmwasm_std::CosmosMsg;
+
     use super::*;
 
     #[test]
@@ -238,5 +345,29 @@ mod tests {
             cosmwasm_std::from_json(r#"{"address":"a","ledger_index":2,"balance":"10","nonce":0}"#)
                 .unwrap();
         assert_eq!(acc.balance, Uint64::new(10));
+    }
+
+    #[test]
+    fn requests_and_callbacks_are_the_json_the_chain_reads_and_sends() {
+        let msg = CoproMsg::Deposit {
+            amount: Uint64::new(25),
+            callback_gas_limit: 200_000,
+        };
+        assert_eq!(
+            cosmwasm_std::to_json_string(&CosmosMsg::Custom(msg)).unwrap(),
+            r#"{"custom":{"deposit":{"amount":"25","callback_gas_limit":200000}}}"#
+        );
+        // As the chain sends it (modules/coprocessor/src/callback.rs).
+        let sudo: CoproSudoMsg = cosmwasm_std::from_json(
+            r#"{"copro_settled":{"sequence":4,"kind":"deposit","amount":"25","applied":true,
+                "result_id":2,"program_id":"transfer","program_version":1,"new_root":"ab","height":9}}"#,
+        )
+        .unwrap();
+        let CoproSudoMsg::CoproSettled(s) = sudo;
+        assert_eq!((s.sequence, s.amount.u64(), s.applied), (4, 25, true));
+        assert_eq!(
+            cosmwasm_std::to_json_string(&CoproQuery::Callback { sequence: 4 }).unwrap(),
+            r#"{"callback":{"sequence":4}}"#
+        );
     }
 }
