@@ -12,83 +12,12 @@
 //! hash at every height.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Instant;
 
+use copro_integration::cli::{CoprodCli, attr, contracts_dir};
 use copro_integration::{TestNet, assert_same_app_hashes, height};
-use serde_json::{Value, json};
-
-fn artifacts() -> PathBuf {
-    std::env::var_os("COPRO_CONTRACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/artifacts"))
-}
-
-struct Client {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Client {
-    /// Runs `coprod ARGS --home HOME`; success and the JSON it printed.
-    fn run(&self, args: &[&str]) -> (bool, Value, String) {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .args(["--home", self.home.path().to_str().expect("utf-8")])
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run coprod");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-        (out.status.success(), json, format!("{stdout}\n{stderr}"))
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let (ok, json, text) = self.run(args);
-        assert!(ok, "coprod {args:?} failed:\n{text}");
-        json
-    }
-
-    /// A tx that must be refused: its (CheckTx or block) code and log.
-    fn refused(&self, args: &[&str]) -> (u64, String, String) {
-        let (ok, json, text) = self.run(args);
-        assert!(!ok, "coprod {args:?} should fail:\n{text}");
-        (
-            json["code"].as_u64().unwrap_or(0),
-            json["codespace"].as_str().unwrap_or("").to_string(),
-            format!("{} {text}", json["log"].as_str().unwrap_or("")),
-        )
-    }
-
-    /// Sends a tx and waits for its block; returns the committed tx
-    /// (`query tx`): code, gas, events.
-    fn tx(&self, args: &[&str]) -> (Value, f64) {
-        let mut all = vec!["tx"];
-        all.extend_from_slice(args);
-        all.push("--wait");
-        let started = Instant::now();
-        let sent = self.ok(&all);
-        let secs = started.elapsed().as_secs_f64();
-        assert_eq!(sent["code"], 0, "{sent}");
-        let hash = sent["txhash"].as_str().expect("txhash");
-        (self.ok(&["query", "tx", hash]), secs)
-    }
-}
-
-fn attr(tx: &Value, kind: &str, key: &str) -> String {
-    tx["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["type"] == kind)
-        .flat_map(|e| e["attributes"].as_array().into_iter().flatten())
-        .find(|a| a["key"] == key)
-        .and_then(|a| a["value"].as_str())
-        .unwrap_or_else(|| panic!("no {kind}.{key} in {tx}"))
-        .to_string()
-}
+use serde_json::json;
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
@@ -106,29 +35,10 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 async fn cosmwasm_contracts_run_on_four_validators_and_bad_wasm_fails_cleanly() -> anyhow::Result<()>
 {
     let net = TestNet::start(4, 28600).await?;
-    let c = Client {
-        bin: copro_localnet::process::find_binary("coprod")?,
-        home: tempfile::Builder::new().prefix("coprod-wasm-").tempdir()?,
-    };
-    let keyring = net
-        .net
-        .state()
-        .keyring_dir
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let node = net.net.rpc_url(1);
-    for (key, value) in [
-        ("node", node.as_str()),
-        ("chain-id", net.chain_id()),
-        ("keyring-dir", &keyring),
-        ("output", "json"),
-    ] {
-        c.ok(&["config", "set", key, value]);
-    }
-    let dir = c.home.path().to_path_buf();
-    let chaos_wasm = artifacts().join("chaos.wasm");
-    let gate_wasm = artifacts().join("verified_gate.wasm");
+    let c = CoprodCli::new(&net, 1)?;
+    let dir = c.home();
+    let chaos_wasm = contracts_dir().join("chaos.wasm");
+    let gate_wasm = contracts_dir().join("verified_gate.wasm");
     let chaos_path = chaos_wasm.to_str().expect("utf-8");
     let gate_path = gate_wasm.to_str().expect("utf-8");
     let mut figures = Vec::new();
@@ -368,5 +278,6 @@ async fn cosmwasm_contracts_run_on_four_validators_and_bad_wasm_fails_cleanly() 
     for f in &figures {
         eprintln!("figure: {f}");
     }
+    net.passed();
     Ok(())
 }
