@@ -28,6 +28,7 @@ pub mod config;
 pub mod export;
 pub mod grpc;
 pub mod keyring;
+pub mod ledger_cli;
 pub mod metrics;
 pub mod modules;
 pub mod query;

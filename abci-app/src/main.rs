@@ -139,6 +139,10 @@ enum Cmd {
     /// Manage keys in the keyring.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Off-chain ledger transfers, signed with the ledger spending key and
+    /// posted to a prover daemon (`transfer` version 2): no chain tx, no fee.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
     // `tx` and `query` are built from the modules: see `cli`.
     /// Node status: height, app hash, chain-id.
     #[command(display_order = 100)]
@@ -183,6 +187,41 @@ enum GenesisCmd {
     },
     /// Check genesis.json: chain-id, and that app_state applies cleanly.
     Validate,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCmd {
+    /// Sign a transfer of AMOUNT from FROM's ledger account to TO's with
+    /// FROM's spending key and post it to the prover; prints its id (follow
+    /// it with `coprod ledger transfer-status ID`).
+    Transfer {
+        /// Key name or its address (its spending key must be bound:
+        /// `coprod tx copro set-ledger-key`).
+        from: String,
+        /// Recipient address (a new ledger account is created if it has none).
+        to: String,
+        /// Amount, an integer in the ledger denom.
+        amount: u64,
+        /// Prover API URL.
+        #[arg(long, default_value = "http://127.0.0.1:26690")]
+        prover: String,
+        /// Nonce to sign (default: the settled nonce, or the next free one
+        /// the prover names when transfers of FROM are waiting).
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Chain-id the signature binds (default: client.toml, else the node's).
+        #[arg(long)]
+        chain_id: Option<String>,
+    },
+    /// A posted transfer's state at the prover: pending, batched, committed
+    /// (with height and tx hash) or dropped (with the reason).
+    TransferStatus {
+        /// Id printed by `coprod ledger transfer`.
+        id: u64,
+        /// Prover API URL.
+        #[arg(long, default_value = "http://127.0.0.1:26690")]
+        prover: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -596,6 +635,7 @@ async fn run(registry: &Registry, matches: &ArgMatches) -> anyhow::Result<ExitCo
             output_document.as_deref(),
         ),
         Cmd::Keys(cmd) => keys(&g, cmd),
+        Cmd::Ledger(cmd) => ledger(&g, cmd).await,
         Cmd::Status => status(&g).await,
         Cmd::Version => version(&g),
         Cmd::Config { cmd } => config(&g, cmd),
@@ -1200,6 +1240,62 @@ fn keys(g: &Global, cmd: KeysCmd) -> anyhow::Result<ExitCode> {
 }
 
 /// The contents of `path`, or of stdin for "-".
+async fn ledger(g: &Global, cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LedgerCmd::Transfer {
+            from,
+            to,
+            amount,
+            prover,
+            nonce,
+            chain_id,
+        } => {
+            let chain_id = g.chain_id(chain_id).await?;
+            let posted = coprod::ledger_cli::transfer(
+                &g.keyring(),
+                &g.client()?,
+                &chain_id,
+                &prover,
+                coprod::ledger_cli::Order {
+                    from: &from,
+                    to: &to,
+                    amount,
+                    nonce,
+                },
+            )
+            .await?;
+            let id = posted.record.get("id").cloned().unwrap_or(Value::Null);
+            print(g.output(), &posted.record, || {
+                format!(
+                    "transfer {id} accepted by the prover (nonce {}); follow it with: coprod ledger transfer-status {id} --prover {prover}",
+                    posted.request.nonce
+                )
+            });
+        }
+        LedgerCmd::TransferStatus { id, prover } => {
+            let record = coprod::ledger_cli::status(&prover, id).await?;
+            print(g.output(), &record, || {
+                let field = |k: &str| {
+                    record
+                        .get(k)
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .unwrap_or_default()
+                };
+                match field("state").as_str() {
+                    "committed" => format!(
+                        "transfer {id}: committed at height {} in tx {}",
+                        field("height"),
+                        field("tx_hash")
+                    ),
+                    "dropped" => format!("transfer {id}: dropped: {}", field("reason")),
+                    s => format!("transfer {id}: {s}"),
+                }
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read_input(path: &Path) -> anyhow::Result<String> {
     if path == Path::new("-") {
         let mut text = String::new();

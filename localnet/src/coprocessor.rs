@@ -15,6 +15,8 @@ use crate::process;
 
 /// Entries per proof of the dev program.
 pub const DEV_BATCH: usize = 4;
+/// Off-chain slots per proof of the dev `transfer` version-2 program.
+pub const DEV_OFFCHAIN: usize = 2;
 /// Ledger tree arity (production shape: 4^16 = 2^32 accounts).
 pub const DEV_ARITY: u32 = 4;
 /// Ledger tree depth.
@@ -27,7 +29,16 @@ pub const AUTHORITY_KEY: &str = "authority";
 /// Where the dev program's keys are cached: `$COPRO_DEV_KEYS`, else
 /// `dev-keys/` beside the directory of the binaries (`target/dev-keys`).
 pub fn dev_keys_dir() -> anyhow::Result<PathBuf> {
-    let shape = format!("transfer-b{DEV_BATCH}-a{DEV_ARITY}-d{DEV_DEPTH}");
+    keys_dir_for(0)
+}
+
+/// Where the keys of the dev program with `offchain` off-chain slots are
+/// cached (0: version 1).
+fn keys_dir_for(offchain: usize) -> anyhow::Result<PathBuf> {
+    let shape = match offchain {
+        0 => format!("transfer-b{DEV_BATCH}-a{DEV_ARITY}-d{DEV_DEPTH}"),
+        s => format!("transfer-v2-b{DEV_BATCH}-s{s}-a{DEV_ARITY}-d{DEV_DEPTH}"),
+    };
     if let Some(dir) = std::env::var_os("COPRO_DEV_KEYS") {
         return Ok(PathBuf::from(dir).join(shape));
     }
@@ -42,7 +53,20 @@ pub fn dev_keys_dir() -> anyhow::Result<PathBuf> {
 /// The dev program's keys, generated with `copro-prover setup` the first
 /// time (about half a minute on 2 cores) and reused after.
 pub fn ensure_dev_keys() -> anyhow::Result<PathBuf> {
-    let dir = dev_keys_dir()?;
+    ensure_keys(0)
+}
+
+/// The dev `transfer` version-2 program's keys ([`DEV_BATCH`] queue slots,
+/// [`DEV_OFFCHAIN`] off-chain slots), made once like [`ensure_dev_keys`]
+/// (about a minute on 2 cores).
+pub fn ensure_dev_keys_v2() -> anyhow::Result<PathBuf> {
+    ensure_keys(DEV_OFFCHAIN)
+}
+
+/// The dev `transfer` keys with `offchain` off-chain slots (0: version 1),
+/// made once and cached.
+pub fn ensure_keys(offchain: usize) -> anyhow::Result<PathBuf> {
+    let dir = keys_dir_for(offchain)?;
     if dir.join("verifying_key.bin").is_file() && dir.join("proving_key.bin").is_file() {
         return Ok(dir);
     }
@@ -60,6 +84,7 @@ pub fn ensure_dev_keys() -> anyhow::Result<PathBuf> {
             .args(["--batch", &DEV_BATCH.to_string()])
             .args(["--arity", &DEV_ARITY.to_string()])
             .args(["--depth", &DEV_DEPTH.to_string()])
+            .args(["--offchain-batch", &offchain.to_string()])
             .arg("--out")
             .arg(&partial),
     )?;

@@ -2,8 +2,11 @@
 //! (`coprod tx/query`), each command printed before it runs: a bank send,
 //! then ledger deposits, transfers and withdrawals from several accounts.
 //! Between the rounds it waits until the prover daemon has settled every
-//! queued request, and at the end reads the ledger back from another
-//! validator with ICS-23 proofs.
+//! queued request, and reads the ledger back from another validator with
+//! ICS-23 proofs. Then the authority upgrades `transfer` to version 2 on the
+//! running chain, the prover moves to it, two users bind spending keys and
+//! send signed off-chain transfers to the prover (`coprod ledger transfer`),
+//! which settles them with one proof per batch.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -114,7 +117,151 @@ impl Cli<'_> {
 }
 
 /// Runs the demo against `net`.
-pub fn run(net: &Localnet) -> anyhow::Result<()> {
+pub async fn run(net: &mut Localnet, offchain_batch: usize) -> anyhow::Result<()> {
+    run_v1(net)?;
+    if net.prover().is_some() {
+        run_offchain(net, offchain_batch).await?;
+    }
+    Ok(())
+}
+
+/// Version 2: the upgrade, spending keys, off-chain transfers.
+async fn run_offchain(net: &mut Localnet, offchain_batch: usize) -> anyhow::Result<()> {
+    let keys = crate::coprocessor::ensure_keys(offchain_batch)?;
+    let cli = Cli {
+        coprod: process::find_binary("coprod")?,
+        net,
+    };
+    let address = |name: &str| -> anyhow::Result<String> {
+        net.state()
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.address.clone())
+            .with_context(|| format!("the demo needs the funded test account {name}"))
+    };
+    println!(
+        "## Off-chain transfers: the authority upgrades `transfer` to version 2 (version 1 is frozen)\n"
+    );
+    cli.tx(&[
+        "tx",
+        "copro",
+        "update-program",
+        crate::coprocessor::AUTHORITY_KEY,
+        "--keys",
+        &keys.display().to_string(),
+    ])?;
+    let keyring = net.state().keyring_dir.display().to_string();
+    // Erin has no account anywhere yet: the first transfer to her creates
+    // her ledger account at the chain's next free index.
+    let erin = cosmrs::AccountId::new("copro", &[0xe1; 20])
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string();
+    let (alice, bob) = (address("alice")?, address("bob")?);
+    let mut bound = Vec::new();
+    for name in ["alice", "bob"] {
+        let key = cli.json(&[
+            "keys".into(),
+            "spending-key".into(),
+            name.into(),
+            "--keyring-dir".into(),
+            keyring.clone(),
+        ])?;
+        let hex = key["spending_key"]
+            .as_str()
+            .context("keys spending-key printed no key")?
+            .to_string();
+        bound.push((name, hex));
+    }
+    drop(cli);
+    println!("## The prover restarts on version 2 (what its operator does after the upgrade)\n");
+    net.set_prover_program(2, &keys).await?;
+    let cli = Cli {
+        coprod: process::find_binary("coprod")?,
+        net,
+    };
+    println!("## Alice and bob bind their ledger spending keys (queued, settled by a proof)\n");
+    for (name, hex) in &bound {
+        cli.tx(&["tx", "copro", "set-ledger-key", name, hex])?;
+    }
+    cli.wait_settled()?;
+    let prover = format!(
+        "http://127.0.0.1:{}",
+        net.prover().context("no prover")?.api_port
+    );
+    println!(
+        "## Signed off-chain transfers, posted to the prover: no chain tx, no fee, one proof per batch\n"
+    );
+    let mut ids = Vec::new();
+    for (from, to, amount) in [
+        ("alice", &bob, "100"),
+        ("bob", &erin, "40"),
+        ("alice", &erin, "25"),
+    ] {
+        let args: Vec<String> = [
+            "ledger",
+            "transfer",
+            from,
+            to,
+            amount,
+            "--prover",
+            &prover,
+            "--keyring-dir",
+            &keyring,
+            "--node",
+            &net.rpc_url(0),
+            "--chain-id",
+            &net.state().chain_id,
+        ]
+        .map(String::from)
+        .to_vec();
+        println!("$ coprod {}", args.join(" "));
+        let posted = cli.json(&args)?;
+        println!("{posted}\n");
+        ids.push(posted["id"].as_u64().context("the prover gave no id")?);
+    }
+    let started = Instant::now();
+    for id in ids {
+        let args: Vec<String> = [
+            "ledger",
+            "transfer-status",
+            &id.to_string(),
+            "--prover",
+            &prover,
+        ]
+        .map(String::from)
+        .to_vec();
+        loop {
+            let record = cli.json(&args)?;
+            match record["state"].as_str() {
+                Some("committed") => {
+                    println!(
+                        "# transfer {id}: committed at height {} in tx {}",
+                        record["height"],
+                        record["tx_hash"].as_str().unwrap_or_default()
+                    );
+                    break;
+                }
+                Some("dropped") => bail!("transfer {id} was dropped: {}", record["reason"]),
+                _ if started.elapsed() > SETTLE_TIMEOUT => {
+                    bail!(
+                        "transfer {id} did not settle in {} s",
+                        SETTLE_TIMEOUT.as_secs()
+                    )
+                }
+                _ => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    }
+    println!();
+    let last = net.rpc_url(net.len() - 1);
+    for a in [&alice, &bob, &erin] {
+        cli.show(&["query", "copro", "account", a, "--prove", "--node", &last].map(String::from))?;
+    }
+    Ok(())
+}
+
+fn run_v1(net: &Localnet) -> anyhow::Result<()> {
     let state = net.state();
     let names = ["alice", "bob", "carol", "dave"];
     let address = |name: &str| -> anyhow::Result<String> {

@@ -9,6 +9,7 @@ pub mod http;
 pub mod layout;
 pub mod ledger_bench;
 pub mod net;
+pub mod offchain_bench;
 pub mod proc_scan;
 pub mod process;
 pub mod prover;

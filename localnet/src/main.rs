@@ -89,6 +89,21 @@ enum Cmd {
         /// Localnet home directory.
         #[arg(long, default_value = ".localnet")]
         home: PathBuf,
+        /// Off-chain slots per proof of the `transfer` version 2 the demo
+        /// upgrades to (its keys are made once and cached).
+        #[arg(long, default_value_t = copro_localnet::coprocessor::DEV_OFFCHAIN)]
+        offchain_batch: usize,
+    },
+    /// Validator CPU and block bytes per transfer, native `MsgSend` against
+    /// signed off-chain transfers settled by proofs, in one run (after
+    /// `localnet demo`, which moves the localnet to `transfer` version 2).
+    BenchOffchain {
+        /// Localnet home directory.
+        #[arg(long, default_value = ".localnet")]
+        home: PathBuf,
+        /// Transfers of each kind.
+        #[arg(long, default_value_t = 64)]
+        count: usize,
     },
     /// Drive the localnet with signed bank sends; print committed tx/s,
     /// blocks/s and the mean block interval.
@@ -276,7 +291,13 @@ async fn run() -> anyhow::Result<()> {
                 restarted.height, restarted.target_height
             );
         }
-        Cmd::Demo { home } => copro_localnet::demo::run(&Localnet::open(&home)?)?,
+        Cmd::Demo {
+            home,
+            offchain_batch,
+        } => copro_localnet::demo::run(&mut Localnet::open(&home)?, offchain_batch).await?,
+        Cmd::BenchOffchain { home, count } => {
+            copro_localnet::offchain_bench::run(&Localnet::open(&home)?, count).await?;
+        }
         Cmd::Bench {
             home,
             senders,

@@ -197,6 +197,27 @@ impl Localnet {
         Ok(())
     }
 
+    /// Restarts the prover on program `transfer` version `version` with the
+    /// keys in `keys_dir` (rewrites `[program]` in its config): what an
+    /// operator does after `coprod tx copro update-program`.
+    pub async fn set_prover_program(
+        &mut self,
+        version: u32,
+        keys_dir: &Path,
+    ) -> anyhow::Result<()> {
+        let config = self
+            .prover()
+            .context("this localnet was made without a prover")?
+            .config();
+        let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(&config)?.parse()?;
+        doc["program"]["version"] = toml_edit::value(i64::from(version));
+        doc["program"]["keys_dir"] = toml_edit::value(keys_dir.display().to_string());
+        std::fs::write(&config, doc.to_string())?;
+        self.stop_prover()?;
+        self.start_prover().await?;
+        Ok(())
+    }
+
     /// Stops the prover (SIGTERM, then SIGKILL); returns the pids stopped.
     pub fn stop_prover(&mut self) -> anyhow::Result<Vec<u32>> {
         self.end_prover(|pid, child| process::stop(pid, child, Duration::from_secs(10)))

@@ -325,6 +325,7 @@ mod tests {
             },
             out: dir.path().to_path_buf(),
             insecure_seed: Some(1),
+            offchain_batch: 0,
         };
         setup::run(&args).unwrap();
         let vk_bytes = std::fs::read(dir.path().join("verifying_key.bin")).unwrap();
@@ -380,5 +381,36 @@ mod tests {
         assert!(transfer_params("transfer", 0, 4, 2).is_err());
         assert!(debug_poseidon(5, &["0x1".into()]).is_err());
         assert!(debug_poseidon(3, &["0x0".into(), "0x1".into(), "0x2".into()]).is_ok());
+    }
+
+    /// `--offchain-batch N` makes keys of `transfer` version 2, and says so
+    /// in setup.toml (which `coprod genesis add-program` and
+    /// `tx copro update-program` read).
+    #[test]
+    fn setup_with_offchain_slots_makes_version_2_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = setup::SetupArgs {
+            program: "transfer".into(),
+            shape: ShapeArgs {
+                batch: 1,
+                depth: 2,
+                arity: 4,
+            },
+            out: dir.path().to_path_buf(),
+            insecure_seed: Some(2),
+            offchain_batch: 1,
+        };
+        setup::run(&args).unwrap();
+        let info = std::fs::read_to_string(dir.path().join("setup.toml")).unwrap();
+        assert!(info.contains("version = 2\n"), "{info}");
+        assert!(info.contains("offchain_batch = 1\n"), "{info}");
+        let vk_bytes = std::fs::read(dir.path().join("verifying_key.bin")).unwrap();
+        copro_circuits::encoding::decode_vk(&vk_bytes).unwrap();
+        let too_many = setup::SetupArgs {
+            offchain_batch: copro_circuits::transfer_v2::MAX_BATCH + 1,
+            out: dir.path().join("x"),
+            ..args
+        };
+        assert!(setup::run(&too_many).is_err());
     }
 }

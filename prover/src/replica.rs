@@ -16,12 +16,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use copro_circuits::field::{Fr, fr_from_be_bytes, fr_to_be_bytes, fr_to_hex};
 use copro_circuits::smt::{MerklePath, NodeStore, SmtError, SparseMerkleTree, TreeConfig};
+use copro_circuits::spend_auth::PublicKey;
 use copro_circuits::transfer::{Account, Deltas, Ledger};
+use copro_circuits::transfer_v2::{self, LedgerWrite};
 use redb::{Database, ReadableTable, TableDefinition};
 
 /// Tree nodes: level (u32 BE) ‖ index at that level (u64 BE) → node (32 bytes BE).
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ledger_nodes");
-/// Accounts: leaf index (u32 BE) → key (32) ‖ balance (u64 BE) ‖ nonce (u64 BE).
+/// Accounts: leaf index (u32 BE) → key (32) ‖ balance (u64 BE) ‖ nonce (u64 BE)
+/// [‖ spending key (32), `transfer` version 2, if the account has one]. A
+/// version-1 file reads unchanged.
 const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ledger_accounts");
 /// What the file is and the last state the chain agreed with.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("replica_meta");
@@ -155,20 +159,29 @@ fn node_key(level: u32, index: u64) -> [u8; 12] {
     k
 }
 
-fn account_bytes(a: &Account) -> [u8; 48] {
-    let mut out = [0u8; 48];
-    out[..32].copy_from_slice(&fr_to_be_bytes(&a.key));
-    out[32..40].copy_from_slice(&a.balance.to_be_bytes());
-    out[40..].copy_from_slice(&a.nonce.to_be_bytes());
+fn account_bytes(a: &transfer_v2::Account) -> Vec<u8> {
+    let mut out = Vec::with_capacity(80);
+    out.extend_from_slice(&fr_to_be_bytes(&a.key));
+    out.extend_from_slice(&a.balance.to_be_bytes());
+    out.extend_from_slice(&a.nonce.to_be_bytes());
+    if let Some(spend) = &a.spend {
+        out.extend_from_slice(&spend.to_bytes());
+    }
     out
 }
 
-fn account_of(raw: &[u8]) -> Option<Account> {
-    let raw: &[u8; 48] = raw.try_into().ok()?;
-    Some(Account {
-        key: fr_from_be_bytes(raw[..32].try_into().ok()?)?,
-        balance: u64::from_be_bytes(raw[32..40].try_into().ok()?),
-        nonce: u64::from_be_bytes(raw[40..].try_into().ok()?),
+fn account_of(raw: &[u8]) -> Option<transfer_v2::Account> {
+    let (fixed, spend) = raw.split_at_checked(48)?;
+    let spend = match spend.len() {
+        0 => None,
+        32 => Some(PublicKey::from_bytes(spend).ok()?),
+        _ => return None,
+    };
+    Some(transfer_v2::Account {
+        key: fr_from_be_bytes(fixed[..32].try_into().ok()?)?,
+        balance: u64::from_be_bytes(fixed[32..40].try_into().ok()?),
+        nonce: u64::from_be_bytes(fixed[40..48].try_into().ok()?),
+        spend,
     })
 }
 
@@ -263,6 +276,9 @@ impl NodeStore for OverlayNodes {
 /// memory only (see [`OverlayNodes`]).
 pub type SpeculativeLedger = Ledger<OverlayNodes>;
 
+/// [`SpeculativeLedger`] of `transfer` version 2.
+pub type SpeculativeLedgerV2 = transfer_v2::Ledger<OverlayNodes>;
+
 /// The persistent ledger replica. Same operations as the circuits'
 /// `Ledger` (accounts by leaf index, the Poseidon tree of their leaves),
 /// kept in one redb file.
@@ -272,7 +288,7 @@ pub struct Replica {
     db: Arc<Database>,
     tree: SparseMerkleTree<ReplicaNodes>,
     staged_nodes: Staged,
-    staged_accounts: BTreeMap<u32, Account>,
+    staged_accounts: BTreeMap<u32, transfer_v2::Account>,
     synced: Option<SyncPoint>,
 }
 
@@ -425,6 +441,11 @@ impl Replica {
 
     /// The account at `index`, if initialised (staged writes included).
     pub fn account(&self, index: u32) -> Result<Option<Account>, ReplicaError> {
+        Ok(self.account_v2(index)?.map(|a| a.v1()))
+    }
+
+    /// The account at `index` with its spending key (`transfer` version 2).
+    pub fn account_v2(&self, index: u32) -> Result<Option<transfer_v2::Account>, ReplicaError> {
         if let Some(a) = self.staged_accounts.get(&index) {
             return Ok(Some(*a));
         }
@@ -441,8 +462,25 @@ impl Replica {
             })
     }
 
-    /// Stages an account write; returns the new root.
+    /// Stages an account write, keeping the account's spending key; returns
+    /// the new root.
     pub fn set_account(&mut self, index: u32, account: Account) -> Result<Fr, ReplicaError> {
+        let spend = self.account_v2(index)?.and_then(|a| a.spend);
+        self.set_account_v2(
+            index,
+            transfer_v2::Account {
+                spend,
+                ..account.into()
+            },
+        )
+    }
+
+    /// Stages an account write, spending key included; returns the new root.
+    pub fn set_account_v2(
+        &mut self,
+        index: u32,
+        account: transfer_v2::Account,
+    ) -> Result<Fr, ReplicaError> {
         let root = self.tree.update(u64::from(index), account.leaf())?;
         self.staged_accounts.insert(index, account);
         Ok(root)
@@ -464,6 +502,37 @@ impl Replica {
                     nonce,
                 },
             )?;
+        }
+        self.root()
+    }
+
+    /// Stages a settled version-2 batch's writes (`BatchDeltas::writes`).
+    pub fn apply_writes(&mut self, writes: &[LedgerWrite]) -> Result<Fr, ReplicaError> {
+        for w in writes {
+            match w {
+                LedgerWrite::Account(w) => {
+                    let old = self.account_v2(w.index)?;
+                    self.set_account_v2(
+                        w.index,
+                        transfer_v2::Account {
+                            key: w.key,
+                            balance: w.balance,
+                            nonce: w.nonce.unwrap_or_else(|| old.map_or(0, |a| a.nonce)),
+                            spend: old.and_then(|a| a.spend),
+                        },
+                    )?;
+                }
+                LedgerWrite::SpendKey { index, spend } => {
+                    let Some(mut a) = self.account_v2(*index)? else {
+                        return Err(ReplicaError::Corrupt {
+                            path: self.path.clone(),
+                            what: format!("a spending key for the empty leaf {index}"),
+                        });
+                    };
+                    a.spend = Some(*spend);
+                    self.set_account_v2(*index, a)?;
+                }
+            }
         }
         self.root()
     }
@@ -549,20 +618,51 @@ impl Replica {
 
     /// A ledger at the replica's last committed state whose changes stay in
     /// memory: the prover's working copy for batches not settled yet.
+    /// Version 1's view: spending keys are left out of the accounts, so it
+    /// computes version-1 leaves (a version-1 program never runs on a
+    /// ledger with keys: it cannot consume the entry that sets one).
     pub fn speculative(&self) -> Result<SpeculativeLedger, ReplicaError> {
         Ok(Ledger::with_store(
             self.tree_config(),
-            OverlayNodes {
-                db: Arc::clone(&self.db),
-                writes: StagedNodes::new(),
-            },
-            self.committed_accounts()?,
+            self.overlay(),
+            self.committed_accounts_v2()?
+                .into_iter()
+                .map(|(i, a)| (i, a.v1()))
+                .collect(),
         ))
+    }
+
+    /// [`Replica::speculative`] for `transfer` version 2 (accounts with
+    /// their spending keys).
+    pub fn speculative_v2(&self) -> Result<SpeculativeLedgerV2, ReplicaError> {
+        Ok(transfer_v2::Ledger::with_store(
+            self.tree_config(),
+            self.overlay(),
+            self.committed_accounts_v2()?,
+        ))
+    }
+
+    fn overlay(&self) -> OverlayNodes {
+        OverlayNodes {
+            db: Arc::clone(&self.db),
+            writes: StagedNodes::new(),
+        }
     }
 
     /// Every committed account, by leaf index (for checks and rebuild
     /// comparisons; staged writes are not included).
     pub fn committed_accounts(&self) -> Result<BTreeMap<u32, Account>, ReplicaError> {
+        Ok(self
+            .committed_accounts_v2()?
+            .into_iter()
+            .map(|(i, a)| (i, a.v1()))
+            .collect())
+    }
+
+    /// Every committed account with its spending key.
+    pub fn committed_accounts_v2(
+        &self,
+    ) -> Result<BTreeMap<u32, transfer_v2::Account>, ReplicaError> {
         let rtx = self.db.begin_read().map_err(db_err)?;
         let table = rtx.open_table(ACCOUNTS).map_err(db_err)?;
         let mut out = BTreeMap::new();
@@ -821,5 +921,53 @@ mod tests {
         assert_eq!(spec.tree().path(9).unwrap(), memory.tree().path(9).unwrap());
         // A fresh overlay starts from the new committed state.
         assert_eq!(replica.speculative().unwrap().root().unwrap(), first);
+    }
+
+    /// Version 2: spending keys are stored with their accounts, survive a
+    /// reopen, stay through a version-1 write, and the leaves are version
+    /// 2's (the circuits' `transfer_v2::Ledger` computes the same root).
+    #[test]
+    fn spending_keys_round_trip_and_give_the_version_2_root() {
+        use copro_circuits::spend_auth::SpendingKey;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("replica.redb");
+        let key = SpendingKey::from_seed(&[4; 32]).unwrap().public_key();
+        let mut memory = transfer_v2::Ledger::new(config());
+        {
+            let mut replica = Replica::open(&file, config()).unwrap();
+            for i in [1u32, 2] {
+                memory.set_account(i, account(u64::from(i)).into()).unwrap();
+                replica.set_account(i, account(u64::from(i))).unwrap();
+            }
+            let writes = [LedgerWrite::SpendKey {
+                index: 2,
+                spend: key,
+            }];
+            memory.apply_writes(&writes).unwrap();
+            replica.apply_writes(&writes).unwrap();
+            // A version-1 write (balance, nonce) keeps the key.
+            let moved = Account {
+                balance: 77,
+                ..account(2)
+            };
+            let mut with_key: transfer_v2::Account = moved.into();
+            with_key.spend = Some(key);
+            memory.set_account(2, with_key).unwrap();
+            replica.set_account(2, moved).unwrap();
+            replica
+                .commit_checked(3, memory.root().unwrap(), 1)
+                .unwrap();
+        }
+        let replica = Replica::open(&file, config()).unwrap();
+        assert_eq!(replica.root().unwrap(), memory.root().unwrap());
+        assert_eq!(replica.account_v2(2).unwrap().unwrap().spend, Some(key));
+        assert_eq!(replica.account_v2(1).unwrap().unwrap().spend, None);
+        assert_eq!(replica.account(2).unwrap().unwrap().balance, 77);
+        let spec = replica.speculative_v2().unwrap();
+        assert_eq!(spec.root().unwrap(), memory.root().unwrap());
+        assert_eq!(spec.account(2).unwrap().spend, Some(key));
+        // A record of another length is corrupt, not silently keyless.
+        assert!(account_of(&[0u8; 60]).is_none());
+        assert!(account_of(&account_bytes(&memory.account(2).unwrap())).is_some());
     }
 }

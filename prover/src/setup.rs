@@ -16,6 +16,7 @@ use copro_circuits::count::ConstraintCounter;
 use copro_circuits::encoding::{encode_vk, vk_hash};
 use copro_circuits::program::Program;
 use copro_circuits::transfer::{Transfer, TransferParams};
+use copro_circuits::transfer_v2::{TransferV2, TransferV2Params};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -29,6 +30,10 @@ pub struct SetupArgs {
     /// Circuit shape (the keys must have been made for it).
     #[command(flatten)]
     pub shape: crate::ShapeArgs,
+    /// Off-chain slots per batch (B_s): above 0, the keys are for `transfer`
+    /// version 2 (signed off-chain transfers after `--batch` queue slots).
+    #[arg(long, default_value_t = 0)]
+    pub offchain_batch: usize,
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -58,24 +63,60 @@ fn stage_bar(len: u64) -> ProgressBar {
     bar
 }
 
+/// The circuit a key pair is made for: `transfer` version 1 or 2.
+#[derive(Debug, Clone, Copy)]
+pub enum SetupCircuit {
+    /// Version 1: queue entries only.
+    V1(TransferParams),
+    /// Version 2: queue entries, then signed off-chain transfers.
+    V2(TransferV2Params),
+}
+
+impl SetupCircuit {
+    fn version(&self) -> u32 {
+        match self {
+            SetupCircuit::V1(_) => Transfer::VERSION,
+            SetupCircuit::V2(_) => TransferV2::VERSION,
+        }
+    }
+}
+
 /// Generates keys for `params` with `rng`, with a staged progress bar.
 pub fn generate(
     params: &TransferParams,
     rng: &mut ChaCha20Rng,
     bar: &ProgressBar,
 ) -> Result<SetupResult> {
+    generate_for(SetupCircuit::V1(*params), rng, bar)
+}
+
+/// Generates keys for either version of the circuit.
+pub fn generate_for(
+    circuit: SetupCircuit,
+    rng: &mut ChaCha20Rng,
+    bar: &ProgressBar,
+) -> Result<SetupResult> {
     bar.set_message("counting constraints");
-    let counts = ConstraintCounter::count(Transfer::circuit(params, None), false)
-        .map_err(|e| anyhow::anyhow!("circuit synthesis failed: {e}"))?;
+    let counts = match circuit {
+        SetupCircuit::V1(p) => ConstraintCounter::count(Transfer::circuit(&p, None), false),
+        SetupCircuit::V2(p) => ConstraintCounter::count(TransferV2::circuit(&p, None), false),
+    }
+    .map_err(|e| anyhow::anyhow!("circuit synthesis failed: {e}"))?;
     bar.inc(1);
     bar.set_message(format!(
         "generating parameters for {} constraints (FFTs and multi-exponentiations; no finer progress available)",
         counts.constraints
     ));
     let start = Instant::now();
-    let pk =
-        groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(params, None), rng)
-            .map_err(|e| anyhow::anyhow!("parameter generation failed: {e}"))?;
+    let pk = match circuit {
+        SetupCircuit::V1(p) => {
+            groth16::generate_random_parameters::<Bls12, _, _>(Transfer::circuit(&p, None), rng)
+        }
+        SetupCircuit::V2(p) => {
+            groth16::generate_random_parameters::<Bls12, _, _>(TransferV2::circuit(&p, None), rng)
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("parameter generation failed: {e}"))?;
     let elapsed = start.elapsed();
     tracing::info!(
         constraints = counts.constraints,
@@ -112,8 +153,20 @@ pub fn run(args: &SetupArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    let circuit = match args.offchain_batch {
+        0 => SetupCircuit::V1(params),
+        n if n > copro_circuits::transfer_v2::MAX_BATCH => anyhow::bail!(
+            "--offchain-batch must be at most {}",
+            copro_circuits::transfer_v2::MAX_BATCH
+        ),
+        n => SetupCircuit::V2(TransferV2Params {
+            queue_slots: params.batch_size,
+            offchain_slots: n,
+            tree: params.tree,
+        }),
+    };
     let bar = stage_bar(4);
-    let result = generate(&params, &mut rng, &bar)?;
+    let result = generate_for(circuit, &mut rng, &bar)?;
     bar.set_message("writing proving key");
     let pk_path = args.out.join("proving_key.bin");
     let file = std::fs::File::create(&pk_path)
@@ -131,10 +184,11 @@ pub fn run(args: &SetupArgs) -> Result<()> {
         format!("{hash}\n").as_bytes(),
     )?;
     let info = format!(
-        "program = \"{}\"\nversion = {}\nbatch = {}\narity = {}\ndepth = {}\nconstraints = {}\nvk_sha256 = \"{hash}\"\ntrusted_setup = \"single-party, localnet/dev only\"\n",
+        "program = \"{}\"\nversion = {}\nbatch = {}\noffchain_batch = {}\narity = {}\ndepth = {}\nconstraints = {}\nvk_sha256 = \"{hash}\"\ntrusted_setup = \"single-party, localnet/dev only\"\n",
         Transfer::ID,
-        Transfer::VERSION,
+        circuit.version(),
         params.batch_size,
+        args.offchain_batch,
         args.shape.arity,
         args.shape.depth,
         result.constraints,

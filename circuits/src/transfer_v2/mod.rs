@@ -365,6 +365,44 @@ pub enum OffchainReject {
     Recipient(&'static str),
 }
 
+/// Why submitted off-chain data cannot apply to the chain's mirror
+/// ([`expand_batch`]); the chain gives each its own error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OffchainDataFault {
+    /// The sender's index has no settled account.
+    #[error("sender has no account")]
+    NoSender,
+    /// An existing recipient's index has no settled account.
+    #[error("recipient has no account")]
+    NoRecipient,
+    /// The amount is above the sender's balance (after earlier entries).
+    #[error("amount above the sender's balance")]
+    Overdraft,
+    /// The sender's nonce cannot move any more.
+    #[error("sender nonce exhausted")]
+    NonceExhausted,
+    /// The recipient's balance would pass 2^64 - 1.
+    #[error("recipient balance overflows")]
+    Overflow,
+    /// Sender and recipient are the same leaf.
+    #[error("transfer to oneself")]
+    SelfTransfer,
+    /// A new account for an address that has an index (or a second one in
+    /// the batch).
+    #[error("new account for an address that has one")]
+    AddressBound,
+    /// The allocator is past the allocation limit.
+    #[error("no free leaf index")]
+    NoFreeIndex,
+    /// The address hashes to the zero key (never happens for real hashes).
+    #[error("address key is zero")]
+    ZeroAddressKey,
+    /// The next free index holds an account: the mirror's allocator and its
+    /// leaves disagree.
+    #[error("next free index is occupied")]
+    IndexOccupied,
+}
+
 /// Errors of version 2's native execution and of the chain-side functions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransferV2Error {
@@ -385,7 +423,7 @@ pub enum TransferV2Error {
         /// Position in the off-chain section.
         position: usize,
         /// What is wrong.
-        reason: &'static str,
+        reason: OffchainDataFault,
     },
     /// A set-key effect that is not canonical.
     #[error("set-key entry {0} has a non-zero effect")]
@@ -663,35 +701,37 @@ pub fn expand_batch<M: MirrorView>(
     let limit = params.allocation_limit();
     for (position, o) in offchain.iter().enumerate() {
         let bad = |reason| TransferV2Error::BadOffchainEntry { position, reason };
-        let sender = get(&overlay, o.from_index).ok_or(bad("sender has no account"))?;
+        let sender = get(&overlay, o.from_index).ok_or(bad(OffchainDataFault::NoSender))?;
         let sender_new = transfer::Account {
             key: sender.key,
             balance: sender
                 .balance
                 .checked_sub(o.amount)
-                .ok_or(bad("amount above the sender's balance"))?,
+                .ok_or(bad(OffchainDataFault::Overdraft))?,
             nonce: sender
                 .nonce
                 .checked_add(1)
-                .ok_or(bad("sender nonce exhausted"))?,
+                .ok_or(bad(OffchainDataFault::NonceExhausted))?,
         };
         let (to_index, recipient, created) = match o.recipient {
             Recipient::Existing(i) => {
-                let r = get(&overlay, i).ok_or(bad("recipient has no account"))?;
+                let r = get(&overlay, i).ok_or(bad(OffchainDataFault::NoRecipient))?;
                 (i, r, false)
             }
             Recipient::New(address) => {
                 let index = u64::from(alloc_start) + out.new_accounts.len() as u64;
                 if index >= limit {
-                    return Err(bad("no free leaf index"));
+                    return Err(bad(OffchainDataFault::NoFreeIndex));
                 }
-                let index = u32::try_from(index).map_err(|_| bad("no free leaf index"))?;
+                let index =
+                    u32::try_from(index).map_err(|_| bad(OffchainDataFault::NoFreeIndex))?;
                 if mirror.has_index(&address) || !addresses.insert(address) {
-                    return Err(bad("new account for an address that has one"));
+                    return Err(bad(OffchainDataFault::AddressBound));
                 }
-                let key = transfer::account_key(&address).ok_or(bad("address key is zero"))?;
+                let key = transfer::account_key(&address)
+                    .ok_or(bad(OffchainDataFault::ZeroAddressKey))?;
                 if get(&overlay, index).is_some() {
-                    return Err(bad("next free index is occupied"));
+                    return Err(bad(OffchainDataFault::IndexOccupied));
                 }
                 out.new_accounts.push(NewAccount {
                     index,
@@ -710,13 +750,13 @@ pub fn expand_batch<M: MirrorView>(
             }
         };
         if to_index == o.from_index {
-            return Err(bad("transfer to oneself"));
+            return Err(bad(OffchainDataFault::SelfTransfer));
         }
         let recipient_new = transfer::Account {
             balance: recipient
                 .balance
                 .checked_add(o.amount)
-                .ok_or(bad("recipient balance overflows"))?,
+                .ok_or(bad(OffchainDataFault::Overflow))?,
             ..recipient
         };
         overlay.insert(o.from_index, sender_new);

@@ -39,6 +39,7 @@ pub mod state_key;
 pub mod submit;
 pub mod verdict;
 pub mod view;
+pub mod wallet;
 
 pub use error::{CODESPACE, CoproCode, CoproError};
 pub use module::Coprocessor;

@@ -346,24 +346,20 @@ fn expand_error(e: TransferV2Error) -> CoproError {
             format!("{got} entries in a section of {max} slots"),
         ),
         TransferV2Error::BadOffchainEntry { position, reason } => {
+            use transfer_v2::OffchainDataFault as F;
             let code = match reason {
-                "sender has no account" | "recipient has no account" => {
-                    CoproCode::OffchainNoAccount
-                }
-                "amount above the sender's balance" | "sender nonce exhausted" => {
-                    CoproCode::OffchainOverdraft
-                }
-                "recipient balance overflows" => CoproCode::OffchainOverflow,
-                "transfer to oneself" => CoproCode::OffchainSelfTransfer,
+                F::NoSender | F::NoRecipient => CoproCode::OffchainNoAccount,
+                F::Overdraft | F::NonceExhausted => CoproCode::OffchainOverdraft,
+                F::Overflow => CoproCode::OffchainOverflow,
+                F::SelfTransfer => CoproCode::OffchainSelfTransfer,
                 // Duplicates within the batch were refused when decoding.
-                "new account for an address that has one" => CoproCode::AddressAlreadyBound,
-                "no free leaf index" => CoproCode::LedgerFull,
-                "next free index is occupied" => {
-                    return CoproError::internal(format!(
-                        "off-chain entry {position}: the next free leaf index is occupied"
-                    ));
+                F::AddressBound => CoproCode::AddressAlreadyBound,
+                F::NoFreeIndex => CoproCode::LedgerFull,
+                // Neither can follow from submitted data: the mirror itself
+                // would be inconsistent.
+                F::IndexOccupied | F::ZeroAddressKey => {
+                    return CoproError::internal(format!("off-chain entry {position}: {reason}"));
                 }
-                _ => CoproCode::EffectsMismatch,
             };
             CoproError::new(
                 code,
@@ -471,11 +467,20 @@ pub fn check_stateful<S: StateRead + ?Sized>(
             ),
         ));
     }
-    // Version 2: the chain's own next free index is `alloc_start` (the same
-    // read in CheckTx, ProcessProposal and FinalizeBlock: the state before
-    // the tx). The claim only names a stale proof before the pairing.
+    // Version 2: a batch that creates accounts is proven for the chain's
+    // own next free index (the same read in CheckTx, ProcessProposal and
+    // FinalizeBlock: the state before the tx); the claim only names a stale
+    // proof before the pairing. A batch that creates none keeps its claim:
+    // the circuit uses `alloc_start` only to place created accounts, and
+    // binding the chain's value would stale every such proof whenever a new
+    // depositor is queued while it is being proven.
+    let creates = msg
+        .offchain
+        .iter()
+        .any(|e| matches!(e.recipient, Recipient::New(_)));
     let alloc_start = match program_kind {
         ProgramKind::TransferV1 => 0,
+        ProgramKind::TransferV2 if !creates => msg.alloc_start,
         ProgramKind::TransferV2 => {
             let next = u32::try_from(state.next_index()?)
                 .map_err(|_| CoproError::internal("next leaf index above 2^32 - 1"))?;

@@ -731,10 +731,23 @@ fn version_2_submissions_are_refused_each_with_its_own_code() {
         code(submit(&mut chain, &verifier, &relabelled)),
         CoproCode::InvalidProof.value()
     );
-    // The transfer to an existing account does not depend on the queue
-    // after it: proven again over the same state, it settles.
-    let fresh = v2.prove(&chain, 0, &[to_bob], true);
-    submit(&mut chain, &verifier, &fresh).unwrap();
+    // A batch that creates no account keeps the alloc_start it was proven
+    // with (the circuit places nothing there), so the same deposit does not
+    // stale it; a changed claim still fails the pairing.
+    let relabelled_bob = pb::MsgSubmitProof {
+        alloc_start: good_bob.alloc_start + 1,
+        ..good_bob.clone()
+    };
+    assert_eq!(
+        code(submit(&mut chain, &verifier, &relabelled_bob)),
+        CoproCode::InvalidProof.value()
+    );
+    assert_ne!(
+        u64::from(good_bob.alloc_start),
+        chain.snapshot().next_index().unwrap(),
+        "the deposit moved next_index past the proof's claim"
+    );
+    submit(&mut chain, &verifier, &good_bob).unwrap();
     assert_eq!(chain.ledger_balance(bob), 400);
 }
 

@@ -126,7 +126,7 @@ impl QueueChecker {
                     next_sequence: self.state.next_sequence,
                 });
             }
-            let entry = record::circuit_entry(stored).map_err(|e| QueueError::Malformed {
+            let entry = record::circuit_entry_v2(stored).map_err(|e| QueueError::Malformed {
                 what: format!("queue entry {}", stored.sequence),
                 reason: e.log,
             })?;

@@ -1,7 +1,9 @@
 //! The prover's HTTP API (axum): `GET /status`, `/jobs`, `/jobs/{id}`,
-//! `/health` and Prometheus `/metrics`. Read-only; it never changes the
-//! daemon's state, so it needs no authentication beyond its listen address
-//! (keep it on loopback or behind a proxy).
+//! `/health` and Prometheus `/metrics`, which only read; and, for
+//! `transfer` version 2, `POST /transfers` (a signed off-chain transfer,
+//! checked natively before it is accepted: the signature is its own
+//! authentication) and `GET /transfers/{id}`. Keep the read-only routes on
+//! loopback or behind a proxy if the job list is not for everyone.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -72,7 +74,15 @@ pub struct ApiState {
     pub jobs: Arc<JobStore>,
     /// Metrics.
     pub metrics: Metrics,
+    /// What `POST /transfers` checks against.
+    pub intake: Arc<RwLock<super::v2::IntakeView>>,
+    /// Serialises intake, so two transfers of one sender never take the
+    /// same nonce.
+    pub intake_lock: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// Largest `POST /transfers` body: a transfer is about 250 bytes of JSON.
+pub const MAX_TRANSFER_BODY: usize = 2048;
 
 /// A job as listed by `/jobs` (without its proof bytes; `/jobs/{id}` has them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +184,62 @@ async fn job(State(state): State<ApiState>, Path(id): Path<String>) -> Response 
     }
 }
 
+async fn post_transfer(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
+    use super::v2::IntakeError as E;
+    let req: super::pool::TransferRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "not a transfer (from_index, to_index, to_address, amount, nonce, signature): {e}"
+                ),
+            );
+        }
+    };
+    let _serial = state.intake_lock.lock().await;
+    let view = state
+        .intake
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let jobs = Arc::clone(&state.jobs);
+    let accepted =
+        tokio::task::spawn_blocking(move || super::v2::accept_transfer(&view, &jobs, &req))
+            .await
+            .unwrap_or_else(|e| Err(E::Store(e.to_string())));
+    match accepted {
+        Ok(t) => (StatusCode::ACCEPTED, axum::Json(t)).into_response(),
+        Err(E::Invalid(m)) => error(StatusCode::BAD_REQUEST, m),
+        Err(E::Nonce(m, expected)) => (
+            StatusCode::CONFLICT,
+            axum::Json(serde_json::json!({ "error": m, "expected_nonce": expected.to_string() })),
+        )
+            .into_response(),
+        Err(E::SenderBusy(m)) => error(StatusCode::TOO_MANY_REQUESTS, m),
+        Err(E::PoolFull(m)) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+        Err(E::Disabled) => error(
+            StatusCode::NOT_IMPLEMENTED,
+            "this prover proves a program without off-chain transfers (transfer version 1), or has not synced yet".into(),
+        ),
+        Err(E::Store(m)) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+async fn transfer(State(state): State<ApiState>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("transfer id '{id}' is not a number"),
+        );
+    };
+    match state.jobs.transfer(id) {
+        Ok(Some(t)) => axum::Json(t).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no transfer {id}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
 async fn metrics(State(state): State<ApiState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -215,6 +281,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/jobs", get(jobs))
         .route("/jobs/:id", get(job))
         .route("/metrics", get(metrics))
+        .route(
+            "/transfers",
+            axum::routing::post(post_transfer)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_TRANSFER_BODY)),
+        )
+        .route("/transfers/:id", get(transfer))
         .with_state(state)
 }
 
@@ -269,6 +341,8 @@ mod tests {
             status: Arc::clone(&status),
             jobs: store,
             metrics: Metrics::new().unwrap(),
+            intake: Arc::default(),
+            intake_lock: Arc::default(),
         };
         let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -306,5 +380,40 @@ mod tests {
         let (code, body) = get_text(addr, "/metrics").await;
         assert_eq!(code, 200);
         assert!(body.contains("copro_prover_refusing"), "{body}");
+
+        // The transfer routes: a version-1 prover takes none, bodies are
+        // capped before parsing, bad ids and unknown transfers are named.
+        let post = |body: String| {
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                write!(
+                    s,
+                    "POST /transfers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut raw = String::new();
+                s.read_to_string(&mut raw).unwrap();
+                let code: u16 = raw.split(' ').nth(1).unwrap().parse().unwrap();
+                (code, raw)
+            })
+        };
+        let transfer = r#"{"from_index":0,"to_index":1,"to_address":"x","amount":"1","nonce":"0","signature":"00"}"#;
+        let (code, raw) = post(transfer.to_string()).await.unwrap();
+        assert_eq!(code, 400, "a bad address is refused: {raw}");
+        let key = copro_circuits::spend_auth::SpendingKey::from_seed(&[1; 32]).unwrap();
+        let to = copro_module::Address::from_bytes(&[2; 20]).unwrap();
+        let signed = copro_coprocessor::wallet::sign_transfer(&key, "c", 0, 1, &to, 1, 0).unwrap();
+        let (code, raw) = post(serde_json::to_string(&signed).unwrap()).await.unwrap();
+        assert_eq!(code, 501, "version 1 takes no transfers: {raw}");
+        let (code, _) = post(format!("{{\"pad\":\"{}\"}}", "a".repeat(MAX_TRANSFER_BODY)))
+            .await
+            .unwrap();
+        assert_eq!(code, 413, "an oversized body is refused before parsing");
+        let (code, raw) = post("not json".into()).await.unwrap();
+        assert_eq!(code, 400, "{raw}");
+        assert_eq!(get_text(addr, "/transfers/1").await.0, 404);
+        assert_eq!(get_text(addr, "/transfers/x").await.0, 400);
     }
 }

@@ -39,6 +39,39 @@ pub struct Config {
     /// The HTTP API and metrics.
     #[serde(default)]
     pub api: ApiConfig,
+    /// The pool of signed off-chain transfers (`transfer` version 2).
+    #[serde(default)]
+    pub pool: PoolConfig,
+}
+
+/// Caps of the off-chain transfer pool: `POST /transfers` answers 503 when
+/// `max_transfers` wait, 429 when one sender has `max_per_sender` waiting.
+/// Accepted transfers are never dropped for room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Most transfers waiting (pending or batched).
+    #[serde(default = "default_pool_max")]
+    pub max_transfers: usize,
+    /// Most transfers of one sender waiting.
+    #[serde(default = "default_pool_per_sender")]
+    pub max_per_sender: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_transfers: default_pool_max(),
+            max_per_sender: default_pool_per_sender(),
+        }
+    }
+}
+
+fn default_pool_max() -> usize {
+    4096
+}
+fn default_pool_per_sender() -> usize {
+    32
 }
 
 /// Where the light client's trust starts.
@@ -244,6 +277,9 @@ impl Config {
         }
         if self.trust.height == 0 {
             bail!("[trust] height must be at least 1");
+        }
+        if self.pool.max_transfers == 0 || self.pool.max_per_sender == 0 {
+            bail!("[pool] max_transfers and max_per_sender must be at least 1");
         }
         self.trust_hash()?;
         Ok(())

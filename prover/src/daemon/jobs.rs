@@ -137,6 +137,14 @@ pub struct Job {
     /// Proving, milliseconds (synthesis, FFTs and multi-exponentiations).
     #[serde(default)]
     pub proving_ms: u64,
+    /// `transfer` version 2: ids of the pooled off-chain transfers the batch
+    /// carries, in order (empty for version 1).
+    #[serde(default)]
+    pub transfers: Vec<u64>,
+    /// `transfer` version 2: the next free leaf index the batch was
+    /// executed with.
+    #[serde(default)]
+    pub alloc_start: u32,
 }
 
 impl Job {
@@ -162,6 +170,8 @@ impl Job {
             updated_at: now,
             witness_ms: 0,
             proving_ms: 0,
+            transfers: Vec::new(),
+            alloc_start: 0,
         }
     }
 
@@ -217,7 +227,7 @@ pub enum JobStoreError {
     Db(String),
 }
 
-fn db_err(e: impl Into<redb::Error>) -> JobStoreError {
+pub(super) fn db_err(e: impl Into<redb::Error>) -> JobStoreError {
     JobStoreError::Db(e.into().to_string())
 }
 
@@ -225,7 +235,7 @@ fn db_err(e: impl Into<redb::Error>) -> JobStoreError {
 #[derive(Debug)]
 pub struct JobStore {
     path: PathBuf,
-    db: Database,
+    pub(super) db: Database,
 }
 
 impl JobStore {
@@ -259,6 +269,15 @@ impl JobStore {
             }
             wtx.commit().map_err(db_err)?;
         }
+        {
+            // The off-chain pool's tables (added with `transfer` version 2;
+            // a store from before gets them here, empty).
+            let wtx = db.begin_write().map_err(db_err)?;
+            wtx.open_table(super::pool::TRANSFERS).map_err(db_err)?;
+            wtx.open_table(super::pool::OPEN_TRANSFERS)
+                .map_err(db_err)?;
+            wtx.commit().map_err(db_err)?;
+        }
         let store = JobStore { path, db };
         if store.meta(META_FORMAT)?.as_deref() != Some(FORMAT) {
             return Err(JobStoreError::Foreign { path: store.path });
@@ -276,7 +295,7 @@ impl JobStore {
         Ok(table.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
 
-    fn corrupt(&self, what: String) -> JobStoreError {
+    pub(super) fn corrupt(&self, what: String) -> JobStoreError {
         JobStoreError::Corrupt {
             path: self.path.clone(),
             what,

@@ -31,7 +31,9 @@ pub mod api;
 pub mod config;
 pub mod jobs;
 pub mod metrics;
+pub mod pool;
 pub mod submit;
+mod v2;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -43,7 +45,7 @@ use bls12_381::Bls12;
 use copro_circuits::encoding::vk_hash;
 use copro_circuits::field::{Fr, fr_to_hex};
 use copro_circuits::smt::{Arity, NodeStore, TreeConfig};
-use copro_circuits::transfer::{Account, Ledger, TransferOutcome, TransferParams};
+use copro_circuits::transfer::{Ledger, TransferOutcome, TransferParams};
 use copro_coprocessor::record::{circuit_entry, fr_bytes, fr_of, pb};
 use copro_coprocessor::{CODESPACE, CoproCode, settle, state_key};
 use ff::Field;
@@ -62,6 +64,9 @@ use submit::{Broadcast, Inclusion, Submitter};
 const POLL_INTERVAL: Duration = Duration::from_millis(1_000);
 /// Longest retry delay of a failed job.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Rounds of [`POLL_INTERVAL`] the daemon waits at start for its program to
+/// be provable and active before it gives up.
+const PROGRAM_WAIT_ROUNDS: u32 = 20;
 /// Store the light client's latest header as the next trust root every
 /// this many heights.
 const TRUST_SAVE_EVERY: u64 = 20;
@@ -128,6 +133,11 @@ pub struct Daemon {
     last_logged_refusal: String,
     /// Queue entries below this sequence are in the job store already.
     entries_stored_up_to: u64,
+    /// `transfer` version 2's shape when the program has off-chain slots
+    /// (`None`: version 1).
+    v2: Option<copro_circuits::transfer_v2::TransferV2Params>,
+    /// What `POST /transfers` checks against (refreshed each round).
+    intake: Arc<RwLock<v2::IntakeView>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -153,6 +163,7 @@ pub async fn run(
     }));
     let metrics = Metrics::new().context("metrics registry")?;
     let jobs = Arc::new(JobStore::open(config.jobs_path())?);
+    let intake = Arc::new(RwLock::new(v2::IntakeView::default()));
     let listener = api::bind(config.api.listen).await?;
     tracing::info!(listen = %config.api.listen, "prover API up (/status /jobs /health /metrics)");
     let api_task = tokio::spawn(api::serve(
@@ -161,11 +172,13 @@ pub async fn run(
             status: Arc::clone(&status),
             jobs: Arc::clone(&jobs),
             metrics: metrics.clone(),
+            intake: Arc::clone(&intake),
+            intake_lock: Arc::new(tokio::sync::Mutex::new(())),
         },
     ));
     tokio::pin!(shutdown);
     let mut daemon = tokio::select! {
-        d = Daemon::start(config, jobs, Arc::clone(&status), metrics) => d?,
+        d = Daemon::start(config, jobs, Arc::clone(&status), metrics, intake) => d?,
         () = &mut shutdown => {
             api_task.abort();
             return Ok(());
@@ -249,6 +262,7 @@ impl Daemon {
         jobs: Arc<JobStore>,
         status: Arc<RwLock<Status>>,
         metrics: Metrics,
+        intake: Arc<RwLock<v2::IntakeView>>,
     ) -> anyhow::Result<Daemon> {
         // Trust: the configured header, or a later one this prover verified
         // itself before it stopped.
@@ -275,12 +289,28 @@ impl Daemon {
                 Err(e) => return Err(e).context("the light client refused its trust root"),
             }
         };
-        let height = chain.latest_provable_height().await?;
         let (id, version) = (config.program.id.clone(), config.program.version);
-        let program = chain.program(&id, version, height).await?.value;
-        if program.status != pb::ProgramStatus::Active as i32 {
-            anyhow::bail!("program {id} version {version} is not active on the chain");
-        }
+        // A program registered in the last block is not provable until the
+        // next header: an operator who restarts the prover right after
+        // `update-program` waits a few blocks, not for an error.
+        let mut waited = 0;
+        let (height, program) = loop {
+            let height = chain.latest_provable_height().await?;
+            let found = chain.program(&id, version, height).await;
+            let why = match found {
+                Ok(p) if p.value.status == pb::ProgramStatus::Active as i32 => {
+                    break (height, p.value);
+                }
+                Ok(_) => format!("program {id} version {version} is not active on the chain"),
+                Err(e) => e.to_string(),
+            };
+            if waited >= PROGRAM_WAIT_ROUNDS {
+                anyhow::bail!("{why}");
+            }
+            set_refusing(&status, &metrics, &why);
+            waited += 1;
+            tokio::time::sleep(POLL_INTERVAL).await;
+        };
         let arity = match program.tree_arity {
             2 => Arity::Two,
             4 => Arity::Four,
@@ -292,6 +322,13 @@ impl Daemon {
             batch_size: usize::try_from(program.batch_size)?,
             tree,
         };
+        let v2 = (program.offchain_batch_size > 0).then_some(
+            copro_circuits::transfer_v2::TransferV2Params {
+                queue_slots: params.batch_size,
+                offchain_slots: program.offchain_batch_size as usize,
+                tree,
+            },
+        );
         let key_file = config.program.keys_dir.join("proving_key.bin");
         tracing::info!(file = %key_file.display(), "loading the proving key");
         let key = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -359,6 +396,8 @@ impl Daemon {
             last_trust_saved: 0,
             last_logged_refusal: String::new(),
             entries_stored_up_to: 0,
+            v2,
+            intake,
             config,
         };
         if daemon.replica.synced().is_none() {
@@ -369,6 +408,12 @@ impl Daemon {
         for mut job in daemon.jobs.open_jobs()? {
             let lost_work = matches!(job.state, JobState::Witness | JobState::Proving)
                 || (job.state == JobState::Failed && job.retry_at.is_some() && job.msg.is_empty());
+            if lost_work && daemon.v2.is_some() {
+                // Version 2 plans afresh from the chain and the pool: the
+                // batch's transfers go back to pending.
+                daemon.give_up(&mut job, "interrupted by a restart before it was proved")?;
+                continue;
+            }
             if lost_work {
                 job.state = JobState::Pending;
                 job.old_root.clear();
@@ -379,9 +424,15 @@ impl Daemon {
                 daemon.jobs.put(&job)?;
             }
         }
+        if daemon.v2.is_some() {
+            // A batch that was given up while the process stopped left its
+            // transfers batched; no batch is open that is not in the store.
+            daemon.release_orphan_transfers()?;
+        }
         tracing::info!(
             prover = daemon.submitter.address(),
             program = %daemon.program.0,
+            offchain_slots = daemon.v2.map_or(0, |p| p.offchain_slots),
             batch = daemon.params.batch_size,
             workers = daemon.config.proving.workers,
             "prover started"
@@ -429,13 +480,22 @@ impl Daemon {
             // Amounts are positive, so a written leaf has a balance or has
             // been debited (nonce > 0); (0, 0) is a bound, never-credited
             // account whose leaf is still empty.
-            if account.balance != 0 || account.nonce != 0 {
-                self.replica.set_account(
+            if account.balance != 0 || account.nonce != 0 || !account.spending_key.is_empty() {
+                let spend = match account.spending_key.as_slice() {
+                    [] => None,
+                    k => Some(
+                        copro_circuits::spend_auth::PublicKey::from_bytes(k).map_err(|e| {
+                            anyhow::anyhow!("the spending key of {owner} does not decode: {e}")
+                        })?,
+                    ),
+                };
+                self.replica.set_account_v2(
                     index,
-                    Account {
+                    copro_circuits::transfer_v2::Account {
                         key: fr_of(&account.key, "account key")?,
                         balance: account.balance,
                         nonce: account.nonce,
+                        spend,
                     },
                 )?;
             }
@@ -464,6 +524,28 @@ impl Daemon {
                 return;
             }
         };
+        if self.v2.is_some() {
+            let outcome = async {
+                self.reconcile_v2(&view).await?;
+                self.catch_up_v2(&view)?;
+                self.plan_v2(&view).await?;
+                self.submit(&view).await
+            }
+            .await;
+            if let Err(e) = outcome {
+                let msg = coprod::report::error_chain(&e);
+                if msg.contains("DISAGREES") {
+                    tracing::error!("{msg}");
+                    self.metrics.fail(reason::REPLICA);
+                    self.halted = Some(msg);
+                } else {
+                    self.refuse(reason::CHAIN, &msg);
+                }
+                return;
+            }
+            self.publish(&view);
+            return;
+        }
         if let Err(e) = self.catch_up(&view) {
             let msg = coprod::report::error_chain(&e);
             if msg.contains("DISAGREES") {
@@ -1020,6 +1102,15 @@ impl Daemon {
                     self.halted = Some(why);
                     return Ok(());
                 }
+                if self.v2.is_some() && !submit::is_wrong_sequence(&codespace, code) {
+                    // Version 2 batches are planned one at a time from the
+                    // chain's state: whatever moved (root, allocator, an
+                    // overdue request, a transfer that no longer applies),
+                    // the batch is planned again from the chain as it is.
+                    self.metrics.fail(reason::REJECTED);
+                    self.give_up(&mut job, &why)?;
+                    return Ok(());
+                }
                 if codespace == CODESPACE && code == CoproCode::OverdueRequest as u32 {
                     // Requests arrived while this batch was proved and are
                     // now due (the inclusion rule K): the range is planned
@@ -1123,7 +1214,8 @@ impl Daemon {
         job.reason = why.to_string();
         job.retry_at = None;
         job.retry_state = None;
-        self.transition(job, JobState::Failed)
+        self.transition(job, JobState::Failed)?;
+        self.release_transfers(job, why)
     }
 
     fn transition(&self, job: &mut Job, to: JobState) -> anyhow::Result<()> {
