@@ -45,6 +45,7 @@ impl CoprodCli {
     pub fn run(&self, args: &[&str]) -> (bool, Value, String) {
         let out = Command::new(&self.bin)
             .args(args)
+            .args(fees_for(args))
             .args(["--home", self.home.path().to_str().expect("utf-8")])
             .env_remove("RUST_LOG")
             .output()
@@ -91,6 +92,31 @@ impl CoprodCli {
     /// `coprod query wasm smart CONTRACT QUERY`: the contract's answer.
     pub fn smart(&self, contract: &str, query: &Value) -> Value {
         self.ok(&["query", "wasm", "smart", contract, &query.to_string()])["data"].clone()
+    }
+}
+
+/// The localnet's minimum gas price, in ucopro per gas (app.toml's
+/// `minimum-gas-prices`, 0.025ucopro), in thousandths.
+const GAS_PRICE_MILLI: u64 = 25;
+
+/// `--fees` for a `tx` command that sets `--gas N` and no fee: the least
+/// the nodes take for that limit (the CLI's default fee only covers its
+/// default 200,000 gas).
+fn fees_for(args: &[&str]) -> Vec<String> {
+    if args.first() != Some(&"tx") || args.contains(&"--fees") {
+        return Vec::new();
+    }
+    let gas = args
+        .iter()
+        .position(|a| *a == "--gas")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|g| g.parse::<u64>().ok());
+    match gas {
+        Some(gas) => vec![
+            "--fees".to_string(),
+            format!("{}ucopro", (gas * GAS_PRICE_MILLI).div_ceil(1000)),
+        ],
+        None => Vec::new(),
     }
 }
 

@@ -177,7 +177,7 @@ async fn contracts_request_work_and_are_called_back_by_settling_proofs() -> anyh
     let event = callback_event(&net, &cli, record["result_id"].as_u64().unwrap(), first).await?;
     assert_eq!(event_attr(&event, "success"), "true", "{event}");
     figures.push(format!(
-        "settlement callback (sudo of ledger-requester, one write of state): gas {}",
+        "settlement callback (sudo of ledger-requester: two writes, a delete): gas {}",
         record["gas_used"]
     ));
 

@@ -353,6 +353,7 @@ impl<'a> Keeper<'a> {
 
     /// `MsgMigrateContract`: only the contract's admin may move it to
     /// `code_id`.
+    #[allow(clippy::too_many_arguments)]
     pub fn migrate(
         &self,
         state: &mut dyn StateWrite,
