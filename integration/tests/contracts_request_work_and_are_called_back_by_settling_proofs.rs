@@ -85,6 +85,27 @@ async fn callback_event(
     event.ok_or_else(|| anyhow::anyhow!("no callback event for request {sequence} in {tx}"))
 }
 
+/// Sets whether the contract's callbacks fail, then sends it `msg` (a
+/// request) with `funds` through the CLI; the request's sequence.
+fn request(
+    cli: &CoprodCli,
+    contract: &str,
+    fail_callbacks: bool,
+    msg: &str,
+    funds: Option<&str>,
+) -> anyhow::Result<u64> {
+    let flag = json!({"set_fail_callbacks": {"fail": fail_callbacks}}).to_string();
+    cli.tx(&[
+        "wasm", "execute", "alice", contract, &flag, "--gas", "400000",
+    ]);
+    let mut args = vec!["wasm", "execute", "alice", contract, msg, "--gas", "800000"];
+    if let Some(funds) = funds {
+        args.extend(["--amount", funds]);
+    }
+    let (tx, _) = cli.tx(&args);
+    Ok(attr(&tx, "copro_request", "sequence").parse()?)
+}
+
 fn event_attr(event: &Value, key: &str) -> String {
     event["attributes"]
         .as_array()
@@ -183,27 +204,13 @@ async fn contracts_request_work_and_are_called_back_by_settling_proofs() -> anyh
 
     // Callbacks set to fail: the next settlement stands, the callback is
     // undone and recorded.
-    cli.tx(&[
-        "wasm",
-        "execute",
-        "alice",
+    let second = request(
+        &cli,
         &contract,
-        r#"{"set_fail_callbacks":{"fail":true}}"#,
-        "--gas",
-        "400000",
-    ]);
-    let (tx, _) = cli.tx(&[
-        "wasm",
-        "execute",
-        "alice",
-        &contract,
+        true,
         r#"{"deposit":{"amount":"50"}}"#,
-        "--amount",
-        "50ucopro",
-        "--gas",
-        "800000",
-    ]);
-    let second: u64 = attr(&tx, "copro_request", "sequence").parse()?;
+        Some("50ucopro"),
+    )?;
     let record = settled_callback(&net, &cli, &contract, second).await?;
     assert_eq!(record["status"], "failed", "{record}");
     let error = record["error"].as_str().unwrap_or("");
@@ -227,25 +234,13 @@ async fn contracts_request_work_and_are_called_back_by_settling_proofs() -> anyh
     assert_eq!(ledger_balance(&net.client(2), &contract).await?, 350);
 
     // Turned back on, a withdrawal's callback succeeds.
-    cli.tx(&[
-        "wasm",
-        "execute",
-        "alice",
+    let third = request(
+        &cli,
         &contract,
-        r#"{"set_fail_callbacks":{"fail":false}}"#,
-        "--gas",
-        "400000",
-    ]);
-    let (tx, _) = cli.tx(&[
-        "wasm",
-        "execute",
-        "alice",
-        &contract,
+        false,
         r#"{"withdraw":{"amount":"100"}}"#,
-        "--gas",
-        "800000",
-    ]);
-    let third: u64 = attr(&tx, "copro_request", "sequence").parse()?;
+        None,
+    )?;
     let record = settled_callback(&net, &cli, &contract, third).await?;
     assert_eq!(record["status"], "succeeded", "{record}");
     let status = cli.smart(&contract, &json!({"status": {}}));
