@@ -533,28 +533,14 @@ impl Daemon {
             }
             .await;
             if let Err(e) = outcome {
-                let msg = coprod::report::error_chain(&e);
-                if msg.contains("DISAGREES") {
-                    tracing::error!("{msg}");
-                    self.metrics.fail(reason::REPLICA);
-                    self.halted = Some(msg);
-                } else {
-                    self.refuse(reason::CHAIN, &msg);
-                }
+                self.halt_or_refuse(&e, reason::CHAIN);
                 return;
             }
             self.publish(&view);
             return;
         }
         if let Err(e) = self.catch_up(&view) {
-            let msg = coprod::report::error_chain(&e);
-            if msg.contains("DISAGREES") {
-                tracing::error!("{msg}");
-                self.metrics.fail(reason::REPLICA);
-                self.halted = Some(msg);
-            } else {
-                self.refuse(reason::REPLICA, &msg);
-            }
+            self.halt_or_refuse(&e, reason::REPLICA);
             return;
         }
         let outcome = async {
@@ -568,6 +554,31 @@ impl Daemon {
             return;
         }
         self.publish(&view);
+    }
+
+    /// A replica that disagrees with the chain stops the daemon for good
+    /// (an operator must look); any other error is a refusal for this round.
+    fn halt_or_refuse(&mut self, e: &anyhow::Error, label: &'static str) {
+        let msg = coprod::report::error_chain(e);
+        if msg.contains("DISAGREES") {
+            tracing::error!("{msg}");
+            self.metrics.fail(reason::REPLICA);
+            self.halted = Some(msg);
+        } else {
+            self.refuse(label, &msg);
+        }
+    }
+
+    /// Puts a failed job whose retry time has come back in the state it
+    /// failed from (`default` if none was recorded).
+    fn retry_if_due(&mut self, job: &mut Job, now: u64, default: JobState) -> anyhow::Result<()> {
+        if job.state == JobState::Failed && job.retry_at.is_some_and(|t| t <= now) {
+            let back = job.retry_state.unwrap_or(default);
+            job.retry_at = None;
+            job.retry_state = None;
+            self.transition(job, back)?;
+        }
+        Ok(())
     }
 
     fn refuse(&mut self, why: &'static str, msg: &str) {
@@ -735,12 +746,7 @@ impl Daemon {
                         _ => {}
                     }
                 }
-                JobState::Failed if job.retry_at.is_some_and(|t| t <= now) => {
-                    let back = job.retry_state.unwrap_or(JobState::Pending);
-                    job.retry_at = None;
-                    job.retry_state = None;
-                    self.transition(&mut job, back)?;
-                }
+                JobState::Failed => self.retry_if_due(&mut job, now, JobState::Pending)?,
                 _ => {}
             }
         }

@@ -193,12 +193,7 @@ impl Daemon {
                     }
                     _ => {}
                 },
-                JobState::Failed if job.retry_at.is_some_and(|t| t <= now) => {
-                    let back = job.retry_state.unwrap_or(JobState::Proved);
-                    job.retry_at = None;
-                    job.retry_state = None;
-                    self.transition(&mut job, back)?;
-                }
+                JobState::Failed => self.retry_if_due(&mut job, now, JobState::Proved)?,
                 _ => {}
             }
         }
