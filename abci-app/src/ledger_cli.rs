@@ -131,17 +131,7 @@ pub async fn transfer(
             nonce_to_sign,
         )
         .map_err(|e| anyhow::anyhow!(e))?;
-        let resp = http
-            .post(&url)
-            .json(&request)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the prover at {prover} (--prover)"))?;
-        let status = resp.status();
-        let body: Value = resp
-            .json()
-            .await
-            .with_context(|| format!("the prover at {prover} did not answer JSON"))?;
+        let (status, body) = answer(http.post(&url).json(&request).send().await, prover).await?;
         if status.is_success() {
             return Ok(Posted {
                 record: body,
@@ -170,17 +160,24 @@ pub async fn transfer(
     }
 }
 
-/// The prover's record of transfer `id`.
-pub async fn status(prover: &str, id: u64) -> anyhow::Result<Value> {
-    let url = format!("{}/transfers/{id}", prover.trim_end_matches('/'));
-    let resp = reqwest::get(&url)
-        .await
-        .with_context(|| format!("cannot reach the prover at {prover} (--prover)"))?;
+/// The status and JSON body of a prover API answer.
+async fn answer(
+    sent: reqwest::Result<reqwest::Response>,
+    prover: &str,
+) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+    let resp = sent.with_context(|| format!("cannot reach the prover at {prover} (--prover)"))?;
     let status = resp.status();
-    let body: Value = resp
+    let body = resp
         .json()
         .await
         .with_context(|| format!("the prover at {prover} did not answer JSON"))?;
+    Ok((status, body))
+}
+
+/// The prover's record of transfer `id`.
+pub async fn status(prover: &str, id: u64) -> anyhow::Result<Value> {
+    let url = format!("{}/transfers/{id}", prover.trim_end_matches('/'));
+    let (status, body) = answer(reqwest::get(&url).await, prover).await?;
     if !status.is_success() {
         bail!(
             "{status}: {}",

@@ -136,8 +136,11 @@ pub struct Daemon {
     /// `transfer` version 2's shape when the program has off-chain slots
     /// (`None`: version 1).
     v2: Option<copro_circuits::transfer_v2::TransferV2Params>,
-    /// What `POST /transfers` checks against (refreshed each round).
+    /// What `POST /transfers` checks against.
     intake: Arc<RwLock<v2::IntakeView>>,
+    /// The replica state `intake` was last built from (rebuilt only when
+    /// the replica moves: it is a scan of every account).
+    intake_at: Option<crate::replica::SyncPoint>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -398,6 +401,7 @@ impl Daemon {
             entries_stored_up_to: 0,
             v2,
             intake,
+            intake_at: None,
             config,
         };
         if daemon.replica.synced().is_none() {
@@ -968,32 +972,37 @@ impl Daemon {
         self.metrics.witness_seconds.observe(elapsed.as_secs_f64());
         job.attempts = job.attempts.saturating_add(1);
         self.transition(&mut job, JobState::Proving)?;
-        let (key, params, workers, done) = (
-            Arc::clone(&self.key),
-            self.params,
-            Arc::clone(&self.workers),
-            self.proofs_tx.clone(),
-        );
-        let id = job.id;
+        let (key, params) = (Arc::clone(&self.key), self.params);
+        self.spawn_proof(job.id, move || {
+            settle::prove(&params, executed, &key, &mut rand::rngs::OsRng)
+                .map(|(msg, _)| msg)
+                .map_err(|e| e.to_string())
+        });
+        Ok(())
+    }
+
+    /// Runs `prove` on a proving worker (when one is free) and reports the
+    /// result to the coordinator as job `job`'s.
+    fn spawn_proof(
+        &self,
+        job: u64,
+        prove: impl FnOnce() -> Result<pb::MsgSubmitProof, String> + Send + 'static,
+    ) {
+        let (workers, done) = (Arc::clone(&self.workers), self.proofs_tx.clone());
         tokio::spawn(async move {
             let Ok(_permit) = workers.acquire_owned().await else {
                 return;
             };
             let started = Instant::now();
-            let result = tokio::task::spawn_blocking(move || {
-                settle::prove(&params, executed, &key, &mut rand::rngs::OsRng)
-                    .map(|(msg, _)| msg)
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(format!("proving task failed: {e}")));
+            let result = tokio::task::spawn_blocking(prove)
+                .await
+                .unwrap_or_else(|e| Err(format!("proving task failed: {e}")));
             let _ = done.send(ProofDone {
-                job: id,
+                job,
                 result,
                 elapsed: started.elapsed(),
             });
         });
-        Ok(())
     }
 
     /// A worker finished.

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use super::jobs::{Job, JobState};
 use super::pool::{PooledTransfer, TransferRequest, TransferState};
 use super::submit::Inclusion;
-use super::{ChainView, Daemon, ProofDone, root_hex, unix_now, write};
+use super::{ChainView, Daemon, root_hex, unix_now, write};
 use crate::daemon::metrics::reason;
 
 /// What `POST /transfers` checks a signed transfer against: the senders'
@@ -341,8 +341,14 @@ impl Daemon {
         anyhow::bail!("the replica is more than 64 batches behind; it catches up next round")
     }
 
-    /// Publishes the senders' keys and nonces for `POST /transfers`.
+    /// Publishes the senders' keys and nonces for `POST /transfers`, when
+    /// the replica moved since they were last published.
     fn refresh_intake(&mut self) -> anyhow::Result<()> {
+        let synced = self.replica.synced();
+        if synced.is_some() && synced == self.intake_at {
+            return Ok(());
+        }
+        self.intake_at = synced;
         let senders = self
             .replica
             .committed_accounts_v2()?
@@ -581,28 +587,10 @@ impl Daemon {
             offchain = job.transfers.len(),
             "version-2 batch planned"
         );
-        let (key, workers, done) = (
-            Arc::clone(&self.key),
-            Arc::clone(&self.workers),
-            self.proofs_tx.clone(),
-        );
-        let id = job.id;
-        tokio::spawn(async move {
-            let Ok(_permit) = workers.acquire_owned().await else {
-                return;
-            };
-            let started = Instant::now();
-            let result = tokio::task::spawn_blocking(move || {
-                settle::prove_v2(&params, executed, &key, &mut rand::rngs::OsRng)
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(format!("proving task failed: {e}")));
-            let _ = done.send(ProofDone {
-                job: id,
-                result,
-                elapsed: started.elapsed(),
-            });
+        let key = Arc::clone(&self.key);
+        self.spawn_proof(job.id, move || {
+            settle::prove_v2(&params, executed, &key, &mut rand::rngs::OsRng)
+                .map_err(|e| e.to_string())
         });
         Ok(())
     }
