@@ -10,7 +10,11 @@
 //!   sub-message with a reply on error: the reply records the error, the
 //!   sub-call's writes are undone, the counter's stay;
 //! - `recurse_query {}`: a query that queries itself, forever (the chain
-//!   caps the depth).
+//!   caps the depth);
+//! - `nan { x }`: computes `(x - x) / (x - x)` in `f64` at run time and
+//!   stores the bits of the NaN it gets. Native x86 gives `fff8…` (its
+//!   default NaN has the sign bit set), ARM `7ff8…`: the VM must
+//!   canonicalise it for every validator to store the same bits.
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{
@@ -44,6 +48,11 @@ pub enum ExecuteMsg {
     TryFail {},
     /// Executes a query that recurses forever.
     RecurseQuery {},
+    /// Stores the bits of `(x - x) / (x - x)` computed in `f64`.
+    Nan {
+        /// A finite decimal number, parsed at run time.
+        x: String,
+    },
 }
 
 /// Queries.
@@ -67,11 +76,14 @@ pub struct StateResponse {
     pub poisoned: bool,
     /// The error text the last reply received.
     pub last_reply: Option<String>,
+    /// The bits of the last `nan {}` result, 16 hex digits.
+    pub nan_bits: Option<String>,
 }
 
 const COUNT: &[u8] = b"count";
 const POISON: &[u8] = b"poison";
 const LAST_REPLY: &[u8] = b"last_reply";
+const NAN_BITS: &[u8] = b"nan_bits";
 const FAIL_REPLY_ID: u64 = 7;
 
 fn count(deps: Deps) -> StdResult<u64> {
@@ -144,6 +156,15 @@ pub fn execute(
                 .query_wasm_smart(env.contract.address, &QueryMsg::Recurse {})?;
             Ok(Response::new().add_attribute("count", s.count.to_string()))
         }
+        ExecuteMsg::Nan { x } => {
+            let x: f64 = x
+                .parse()
+                .map_err(|_| StdError::msg(format!("x = '{x}' is not a number")))?;
+            let zero = x - x;
+            let bits = format!("{:016x}", (zero / zero).to_bits());
+            deps.storage.set(NAN_BITS, bits.as_bytes());
+            Ok(Response::new().add_attribute("nan_bits", bits))
+        }
     }
 }
 
@@ -174,6 +195,10 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
             count: count(deps)?,
             poisoned: deps.storage.get(POISON).is_some(),
             last_reply: deps.storage.get(LAST_REPLY).map(from_json).transpose()?,
+            nan_bits: deps
+                .storage
+                .get(NAN_BITS)
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
         }),
         QueryMsg::Recurse {} => {
             let s: StateResponse = deps

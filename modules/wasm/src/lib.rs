@@ -46,7 +46,7 @@ pub mod codes {
     use crate::CODESPACE;
 
     /// The wasm bytes are not valid CosmWasm code (does not parse, an
-    /// unknown import, floats, a missing export, too many functions...).
+    /// unknown import, SIMD or threads, a missing export, too many functions...).
     pub const CREATE_FAILED: ResultCode = ResultCode::new(CODESPACE, 2);
     /// The contract's instantiate returned an error, trapped or panicked.
     pub const INSTANTIATE_FAILED: ResultCode = ResultCode::new(CODESPACE, 4);

@@ -666,7 +666,7 @@ fn measure_store_instantiate_execute_and_a_cold_against_a_cached_execute() {
 }
 
 #[test]
-fn float_arithmetic_is_accepted_but_simd_and_threads_are_refused() {
+fn float_arithmetic_is_accepted_with_canonical_nans_but_simd_and_threads_are_refused() {
     // What every CosmWasm contract exports, around the instruction tested.
     let module = |body: &str| {
         wat(&format!(
@@ -686,6 +686,25 @@ fn float_arithmetic_is_accepted_but_simd_and_threads_are_refused() {
             "(func (export \"half\") (param f64) (result f64) local.get 0 f64.const 2 f64.div)",
         ))
         .unwrap();
+    // The NaN a contract computes has the same bits on every machine:
+    // x86's own 0/0 has the sign bit set (fff8...), ARM's does not; the VM
+    // canonicalises to 7ff8... . Without it, validators on different CPUs
+    // would store different bytes and split on the app hash.
+    let contract = chaos(&mut chain);
+    let native = {
+        let x: f64 = std::hint::black_box("1.5").parse().unwrap();
+        let zero = x - x;
+        (zero / zero).to_bits()
+    };
+    eprintln!("this machine's native 0/0: {native:016x}");
+    for x in ["1.5", "-0", "1e308"] {
+        chain
+            .execute(&contract, json!({"nan": {"x": x}}), GAS)
+            .0
+            .unwrap();
+        let state = chain.query(&contract, json!({"state": {}})).unwrap();
+        assert_eq!(state["nan_bits"], "7ff8000000000000", "x = {x}");
+    }
     // SIMD (whose relaxed forms differ between machines) and threads.
     for body in [
         "(func (export \"v\") (result v128) v128.const i64x2 1 2)",
