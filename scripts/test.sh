@@ -21,6 +21,9 @@ cargo build --workspace --bins --locked
 echo "== unit and circuit tests"
 cargo test --workspace --locked --exclude copro-integration
 
+echo "== contracts' unit tests (their own workspace, native, cosmwasm-std's mocks)"
+(cd contracts && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/contracts-native" cargo test --locked --quiet)
+
 echo "== cosmjs client used by an end-to-end test (npm ci when missing or stale)"
 cosmjs=integration/cosmjs
 command -v npm >/dev/null 2>&1 || { echo "test: npm is missing: install Node.js >= 18 with npm" >&2; exit 1; }

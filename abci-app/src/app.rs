@@ -85,6 +85,10 @@ pub struct App {
     /// Signatures that verified, so rechecks, PrepareProposal and
     /// ProcessProposal do not verify the same signature again.
     sig_cache: crate::sigcache::SignatureCache,
+    /// Time of the last finalized block (ns since the epoch): what
+    /// contracts see as the block time in CheckTx. Not consensus state:
+    /// CheckTx verdicts are local.
+    last_block_time_nanos: u64,
 }
 
 impl std::fmt::Debug for App {
@@ -149,26 +153,44 @@ fn height_u64(h: Height) -> u64 {
     h.value()
 }
 
+/// A block time as nanoseconds since the Unix epoch (0 before the epoch,
+/// saturating in 2554).
+fn time_nanos(t: tendermint::Time) -> u64 {
+    u64::try_from(t.unix_timestamp_nanos().max(0)).unwrap_or(u64::MAX)
+}
+
 impl App {
     /// An app over `storage` with the node's CheckTx fee policy, running
-    /// the chain's modules ([`crate::modules::registry`]).
+    /// the chain's modules ([`crate::modules::registry`]), contracts in a
+    /// VM caching in a temporary directory (tests; a node uses
+    /// [`App::with_wasm`]).
     pub fn new(storage: Storage, min_gas_price: GasPrice) -> Self {
+        Self::with_wasm(storage, min_gas_price, copro_wasm::Wasm::default())
+    }
+
+    /// [`App::new`] running contracts in `wasm` (the node's VM, caching
+    /// compiled contracts under its home).
+    pub fn with_wasm(storage: Storage, min_gas_price: GasPrice, wasm: copro_wasm::Wasm) -> Self {
         Self {
             storage,
-            registry: crate::modules::registry_with(std::sync::Arc::new(
-                copro_coprocessor::submit::Verifier::default().observed(Box::new(|stage, n| {
-                    if let Some(m) = crate::metrics::metrics() {
-                        m.groth16_verifications
-                            .with_label_values(&[stage.label()])
-                            .inc_by(n);
-                    }
-                })),
-            )),
+            registry: crate::modules::registry_with(
+                std::sync::Arc::new(copro_coprocessor::submit::Verifier::default().observed(
+                    Box::new(|stage, n| {
+                        if let Some(m) = crate::metrics::metrics() {
+                            m.groth16_verifications
+                                .with_label_values(&[stage.label()])
+                                .inc_by(n);
+                        }
+                    }),
+                )),
+                wasm,
+            ),
             min_gas_price,
             check_state: None,
             pending: None,
             proposal: None,
             sig_cache: crate::sigcache::SignatureCache::default(),
+            last_block_time_nanos: 0,
         }
     }
 
@@ -305,20 +327,28 @@ impl App {
             Err(e) => return check_tx_error(e, 0, 0),
         };
         let gas_wanted = i64::try_from(tx.gas_limit).unwrap_or(i64::MAX);
-        let gas_used = i64::try_from(tx.gas_used).unwrap_or(i64::MAX);
         let ctx = Context {
             chain_id: &chain_id,
             height,
             mode: Mode::Check(&self.min_gas_price),
             sig_cache: Some(&self.sig_cache),
+            block_time_nanos: self.last_block_time_nanos,
         };
-        let changes = {
+        let (changes, gas_used) = {
             let mut delta = StateDelta::new(&*check_state);
             match execute(&mut delta, &tx, &ctx) {
-                Ok(_) => delta.into_changes(),
-                Err(e) => return check_tx_error(e.error().clone(), gas_wanted, gas_used),
+                Ok(outcome) => (delta.into_changes(), outcome.gas_used),
+                Err(e) => {
+                    let gas_used = match &e {
+                        ExecError::Msg(_, outcome) => outcome.gas_used,
+                        ExecError::Ante(_) => tx.gas_used,
+                    };
+                    let gas_used = i64::try_from(gas_used).unwrap_or(i64::MAX);
+                    return check_tx_error(e.error().clone(), gas_wanted, gas_used);
+                }
             }
         };
+        let gas_used = i64::try_from(gas_used).unwrap_or(i64::MAX);
         check_state.apply(changes);
         response::CheckTx {
             code: AbciCode::Ok,
@@ -331,12 +361,19 @@ impl App {
 
     /// Context of executing a block's txs (PrepareProposal, ProcessProposal,
     /// FinalizeBlock): no local fee policy, shared signature cache.
-    fn block_context<'a>(&'a self, chain_id: &'a str, height: u64, stage: Stage) -> Context<'a> {
+    fn block_context<'a>(
+        &'a self,
+        chain_id: &'a str,
+        height: u64,
+        stage: Stage,
+        block_time_nanos: u64,
+    ) -> Context<'a> {
         Context {
             chain_id,
             height,
             mode: Mode::Deliver(stage),
             sig_cache: Some(&self.sig_cache),
+            block_time_nanos,
         }
     }
 
@@ -348,9 +385,10 @@ impl App {
         txs: &[bytes::Bytes],
         height: u64,
         stage: Stage,
+        time: u64,
     ) -> Result<(BlockRun, Result<(), TxError>), Fatal> {
         self.registry.begin_block_checks(stage);
-        let run = self.run_block(txs, height, stage);
+        let run = self.run_block(txs, height, stage, time);
         // Always ended, so no deferral outlives the block.
         let deferred = self.registry.end_block_checks();
         Ok((run?, deferred))
@@ -362,6 +400,7 @@ impl App {
         txs: &[bytes::Bytes],
         height: u64,
         stage: Stage,
+        time: u64,
     ) -> Result<BlockRun, Fatal> {
         let snapshot = self.storage.latest_snapshot()?;
         let expected = snapshot.version().map_or(0, |v| v + 1);
@@ -373,7 +412,7 @@ impl App {
         }
         let mut delta = StateDelta::new(snapshot);
         let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
-        let ctx = self.block_context(&chain_id, height, stage);
+        let ctx = self.block_context(&chain_id, height, stage, time);
         let mut runs = Vec::with_capacity(txs.len());
         for raw in txs {
             let tx = match CheckedTx::decode(&self.registry, &ctx.stateless(), raw) {
@@ -388,18 +427,19 @@ impl App {
                     continue;
                 }
             };
-            let (changes, result, invalid) = {
+            let (changes, result, invalid, gas_used) = {
                 let mut tx_delta = StateDelta::new(&delta);
                 match execute(&mut tx_delta, &tx, &ctx) {
-                    Ok(TxOutcome { events, .. }) => {
-                        (Some(tx_delta.into_changes()), Ok(events), false)
-                    }
+                    Ok(TxOutcome {
+                        events, gas_used, ..
+                    }) => (Some(tx_delta.into_changes()), Ok(events), false, gas_used),
                     Err(ExecError::Msg(e, partial)) => (
                         Some(tx_delta.into_changes()),
                         Err((e, partial.events)),
                         tx.fails_block(),
+                        partial.gas_used,
                     ),
-                    Err(ExecError::Ante(e)) => (None, Err((e, vec![])), true),
+                    Err(ExecError::Ante(e)) => (None, Err((e, vec![])), true, 0),
                 }
             };
             if let Some(changes) = changes {
@@ -407,7 +447,7 @@ impl App {
             }
             runs.push(TxRun {
                 gas_wanted: tx.gas_limit,
-                gas_used: if invalid { 0 } else { tx.gas_used },
+                gas_used: if invalid { 0 } else { gas_used },
                 result,
                 invalid,
             });
@@ -429,7 +469,12 @@ impl App {
         let snapshot = self.storage.latest_snapshot()?;
         let mut delta = StateDelta::new(snapshot);
         let chain_id = Self::chain_id(&delta).map_err(|e| Fatal(e.log))?;
-        let ctx = self.block_context(&chain_id, height, Stage::PrepareProposal);
+        let ctx = self.block_context(
+            &chain_id,
+            height,
+            Stage::PrepareProposal,
+            time_nanos(req.time),
+        );
         let mut kept = Vec::new();
         for raw in req.txs {
             let len = proto_size_in_block(raw.len());
@@ -469,7 +514,12 @@ impl App {
         req: request::ProcessProposal,
     ) -> Result<response::ProcessProposal, Fatal> {
         let height = height_u64(req.height);
-        let (run, deferred) = self.run_block_batched(&req.txs, height, Stage::ProcessProposal)?;
+        let (run, deferred) = self.run_block_batched(
+            &req.txs,
+            height,
+            Stage::ProcessProposal,
+            time_nanos(req.time),
+        )?;
         if let Err(e) = deferred {
             tracing::warn!(height = %req.height, error = %e, "rejecting proposal: a proof does not verify");
             return Ok(response::ProcessProposal::Reject);
@@ -496,18 +546,19 @@ impl App {
     ) -> Result<response::FinalizeBlock, Fatal> {
         let timer = crate::metrics::metrics().map(|m| m.finalize_seconds.start_timer());
         let height = height_u64(req.height);
+        let time = time_nanos(req.time);
         let run = match self.proposal.take() {
             Some((hash, h, run)) if hash == req.hash && h == height => {
                 tracing::debug!(height, "reusing the execution of ProcessProposal");
                 run
             }
-            _ => match self.run_block_batched(&req.txs, height, Stage::FinalizeBlock)? {
+            _ => match self.run_block_batched(&req.txs, height, Stage::FinalizeBlock, time)? {
                 (run, Ok(())) => run,
                 // A decided block with a bad proof: run it again with every
                 // proof checked on its own, so that tx fails exactly.
                 (_, Err(e)) => {
                     tracing::warn!(height, error = %e, "a decided block holds a bad proof");
-                    self.run_block(&req.txs, height, Stage::FinalizeBlock)?
+                    self.run_block(&req.txs, height, Stage::FinalizeBlock, time)?
                 }
             },
         };
@@ -522,6 +573,7 @@ impl App {
         }
         let (root, pending) = self.storage.compute_root(run.delta.changes(), height)?;
         self.pending = Some(pending);
+        self.last_block_time_nanos = time;
         if let Some(t) = timer {
             t.observe_duration();
         }

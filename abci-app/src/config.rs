@@ -251,7 +251,7 @@ mod tests {
     fn abci_addresses_must_be_tcp_host_port() {
         assert_eq!(
             parse_tcp_address("tcp://127.0.0.1:26658").unwrap(),
-            "127.0.0.1:26658".parse().unwrap()
+            "127.0.0.1:26658".parse::<std::net::SocketAddr>().unwrap()
         );
         assert!(parse_tcp_address("127.0.0.1:1").is_ok());
         assert!(parse_tcp_address("unix:///tmp/x.sock").is_err());

@@ -970,13 +970,20 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
             }
         });
     }
+    // One CosmWasm VM per node: compiled contracts are cached in memory and
+    // in `wasm/` beside the store, for the app and the query servers alike.
+    let wasm_dir = store_file
+        .parent()
+        .map(|d| d.join("wasm"))
+        .unwrap_or_else(|| home.join("data").join("wasm"));
+    let wasm = copro_wasm::Wasm::new(copro_wasm::Vm::new(&wasm_dir));
     if !config.grpc.address.is_empty() || !config.api.address.is_empty() {
         // One node answers both transports: REST calls go through the same
         // handlers as gRPC calls.
         let rpc = client::connect(&config.client.node).context("app.toml [client] node")?;
         let node = std::sync::Arc::new(coprod::grpc::Node::new(
             storage.clone(),
-            coprod::modules::registry(),
+            coprod::modules::registry_with_wasm(wasm.clone()),
             rpc,
         )?);
         if !config.grpc.address.is_empty() {
@@ -994,7 +1001,7 @@ async fn start(g: &Global, abci_address: Option<String>) -> anyhow::Result<ExitC
             tokio::spawn(coprod::rest::run(listener, router));
         }
     }
-    let app = App::new(storage, min_gas_price);
+    let app = App::with_wasm(storage, min_gas_price, wasm);
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("install SIGTERM handler");

@@ -11,21 +11,37 @@ use copro_module::Registry;
 /// Every module, in genesis order: auth first, so genesis accounts get the
 /// first account numbers before bank creates accounts for funded addresses;
 /// the coprocessor last (its escrow is a bank account). `verifier` is the
-/// node's Groth16 verdict memo, shared with the metrics.
-pub fn registry_with(verifier: Arc<Verifier>) -> Registry {
+/// node's Groth16 verdict memo, shared with the metrics; `wasm` holds the
+/// node's CosmWasm VM (one per node, shared by the ABCI app and the query
+/// servers).
+pub fn registry_with(verifier: Arc<Verifier>, wasm: copro_wasm::Wasm) -> Registry {
     Registry::new(vec![
         Box::new(copro_auth::Auth),
         Box::new(copro_bank::Bank),
-        Box::new(copro_coprocessor::Coprocessor::with_verifier(verifier)),
+        // Contracts' requests are settled by proofs; the coprocessor calls
+        // the contracts back through the wasm module (which it cannot name:
+        // the wasm module depends on it).
+        Box::new(
+            copro_coprocessor::Coprocessor::with_verifier(verifier)
+                .with_contract_calls(Arc::new(wasm.clone())),
+        ),
+        Box::new(wasm),
     ])
     // The list is fixed at compile time and the test below builds it, so
     // this cannot fail in a released binary.
     .expect("coprod's modules claim distinct names, type URLs, query paths and commands")
 }
 
-/// The modules with a verifier of their own (CLI, genesis tools, tests).
+/// The modules with a verifier and a wasm VM of their own (CLI, genesis
+/// tools, tests: the VM caches in a temporary directory, made only if a
+/// contract runs).
 pub fn registry() -> Registry {
-    registry_with(Arc::new(Verifier::default()))
+    registry_with_wasm(copro_wasm::Wasm::default())
+}
+
+/// The modules with a verifier of their own and the wasm VM `wasm`.
+pub fn registry_with_wasm(wasm: copro_wasm::Wasm) -> Registry {
+    registry_with(Arc::new(Verifier::default()), wasm)
 }
 
 #[cfg(test)]
@@ -40,13 +56,14 @@ mod tests {
         let r = registry();
         assert_eq!(
             r.modules().map(|m| m.name()).collect::<Vec<_>>(),
-            ["auth", "bank", "coprocessor"]
+            ["auth", "bank", "coprocessor", "wasm"]
         );
         assert_eq!(
             r.type_urls().collect::<Vec<_>>(),
             [
                 &[copro_bank::MSG_SEND_TYPE_URL][..],
-                copro_coprocessor::module::TYPE_URLS
+                copro_coprocessor::module::TYPE_URLS,
+                copro_wasm::TYPE_URLS,
             ]
             .concat()
         );
@@ -71,8 +88,9 @@ mod tests {
             e.log,
             format!(
                 "unknown message type '/cosmos.staking.v1beta1.MsgDelegate'; \
-                 this chain accepts /cosmos.bank.v1beta1.MsgSend, {}",
-                copro_coprocessor::module::TYPE_URLS.join(", ")
+                 this chain accepts /cosmos.bank.v1beta1.MsgSend, {}, {}",
+                copro_coprocessor::module::TYPE_URLS.join(", "),
+                copro_wasm::TYPE_URLS.join(", ")
             )
         );
         // Routed to bank, whose decoder then refuses the bytes.
@@ -95,7 +113,8 @@ mod tests {
                     "params": {"ledger_denom": "ucopro", "tree_arity": 4, "tree_depth": 16,
                                "inclusion_delay_blocks": 0},
                     "authority": "", "prover": "", "programs": []
-                }
+                },
+                "wasm": {}
             })
         );
     }

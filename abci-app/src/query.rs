@@ -194,6 +194,8 @@ fn simulate(registry: &Registry, snapshot: &Snapshot, data: &[u8]) -> Result<Vec
         height,
         mode: Mode::Simulate,
         sig_cache: None,
+        // A simulation runs on the committed state, outside any block.
+        block_time_nanos: 0,
     };
     let mut delta = StateDelta::new(snapshot);
     let outcome = execute(&mut delta, &tx, &ctx).map_err(|e| e.error().clone())?;
@@ -216,7 +218,7 @@ fn simulate(registry: &Registry, snapshot: &Snapshot, data: &[u8]) -> Result<Vec
     Ok(SimulateResponse {
         gas_info: Some(GasInfo {
             gas_wanted: tx.gas_limit,
-            gas_used: tx.gas_used,
+            gas_used: outcome.gas_used,
         }),
         result: Some(AbciResult {
             events,

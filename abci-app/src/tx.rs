@@ -15,8 +15,8 @@
 use copro_auth::{AuthRead, AuthWrite, decode_pubkey, encode_pubkey};
 use copro_bank::{BankWrite, Coins};
 use copro_module::{
-    Address, Code, DecodedMsg, Event, ExecContext, Executed, Registry, Stage, StatelessContext,
-    TxError, address_from_pubkey, module_address,
+    Address, Code, DecodedMsg, Event, ExecContext, Executed, GasMeter, Registry, Stage,
+    StatelessContext, TxError, address_from_pubkey, module_address,
 };
 use copro_store::{StateDelta, StateRead, StateWrite};
 use cosmrs::Any;
@@ -27,8 +27,10 @@ use k256::ecdsa::{Signature, VerifyingKey};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-/// Largest accepted transaction (bytes), checked before decoding.
-pub const MAX_TX_BYTES: usize = 64 * 1024;
+/// Largest accepted transaction (bytes), checked before decoding: room for
+/// a gzipped CosmWasm contract (wasm of up to ~800 KiB compresses to a third
+/// of that). CometBFT's own mempool limit (`max_tx_bytes`) is 1 MiB.
+pub const MAX_TX_BYTES: usize = 512 * 1024;
 /// Longest accepted memo (bytes), as the SDK's default `max_memo_characters`.
 pub const MAX_MEMO_BYTES: usize = 256;
 /// Most messages in one transaction.
@@ -470,6 +472,9 @@ pub struct Context<'a> {
     /// Signatures known to verify (a cache never changes a verdict); `None`
     /// verifies every time.
     pub sig_cache: Option<&'a crate::sigcache::SignatureCache>,
+    /// Block time in nanoseconds since the Unix epoch (the header's; in
+    /// CheckTx and `Simulate` the last block's), which contracts read.
+    pub block_time_nanos: u64,
 }
 
 impl Context<'_> {
@@ -481,13 +486,15 @@ impl Context<'_> {
     }
 
     /// What the modules' stateful checks and execution of the tx with hash
-    /// `tx_hash` see.
-    pub fn exec(&self, tx_hash: [u8; 32]) -> ExecContext<'_> {
+    /// `tx_hash` see, charging gas to `gas`.
+    pub fn exec<'b>(&'b self, tx_hash: [u8; 32], gas: &'b GasMeter) -> ExecContext<'b> {
         ExecContext {
             chain_id: self.chain_id,
             height: self.height,
             stage: self.mode.stage(),
             tx_hash,
+            gas,
+            block_time_nanos: self.block_time_nanos,
         }
     }
 }
@@ -499,6 +506,9 @@ pub struct TxOutcome {
     pub events: Vec<Event>,
     /// One response per message that executed, in order.
     pub msg_responses: Vec<Any>,
+    /// Gas used: the fixed cost of the tx ([`gas_cost`]) plus what its
+    /// messages charged while running (contract calls).
+    pub gas_used: u64,
 }
 
 /// Why [`execute`] failed.
@@ -544,8 +554,17 @@ pub fn execute<S: StateRead>(
     let mut outcome = TxOutcome {
         events: ante_changes.1,
         msg_responses: Vec::new(),
+        gas_used: tx.gas_used,
     };
-    let exec_ctx = ctx.exec(tx.hash);
+    // A simulation is not held to the tx's limit (it is how clients find
+    // one), but to the highest limit a tx may set, so it stays bounded.
+    let limit = if matches!(ctx.mode, Mode::Simulate) {
+        MAX_GAS_LIMIT.max(tx.gas_used)
+    } else {
+        tx.gas_limit
+    };
+    let meter = GasMeter::new(limit, tx.gas_used);
+    let exec_ctx = ctx.exec(tx.hash, &meter);
     let msg_result = {
         let mut msgs = StateDelta::new(&*state);
         let mut events = Vec::new();
@@ -584,6 +603,7 @@ pub fn execute<S: StateRead>(
         }
         result.map(|()| (msgs.into_changes(), events, responses))
     };
+    outcome.gas_used = meter.used();
     match msg_result {
         Ok((changes, events, responses)) => {
             state.apply(changes);

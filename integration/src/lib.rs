@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+pub mod cli;
+
 pub use copro_localnet::http::get as http_get;
 pub use copro_localnet::wallet::*;
 use copro_localnet::{Localnet, UpOptions};

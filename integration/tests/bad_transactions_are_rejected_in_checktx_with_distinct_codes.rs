@@ -99,7 +99,8 @@ async fn bad_transactions_are_rejected_in_checktx_with_distinct_codes() -> anyho
         "oversized tx",
         good().sign_messages(vec![cosmrs::Any {
             type_url: "/cosmos.bank.v1beta1.MsgSend".into(),
-            value: vec![0u8; 300 * 1024],
+            // Just over the app's limit, well under CometBFT's (1 MiB).
+            value: vec![0u8; coprod::tx::MAX_TX_BYTES + 1024],
         }])?,
         21,
         "too large",

@@ -474,6 +474,23 @@ fn every_message_round_trips_with_every_field_set() {
             address: "copro1carol".into(),
             ledger_index: 4,
         }),
+        check_round_trip(CallbackRecord {
+            sequence: 7,
+            contract: "copro1contract".into(),
+            gas_limit: 300_000,
+            status: CallbackStatus::Failed as i32,
+            result_id: 2,
+            gas_used: 1_000,
+            error: "code 11 (sdk): out of gas".into(),
+        }),
+        check_round_trip(EventCallbackRun {
+            result_id: 2,
+            sequence: 7,
+            contract: "copro1contract".into(),
+            success: true,
+            gas_used: 76_544,
+            error: "code 5 (wasm): sudo failed".into(),
+        }),
         "OffchainEntry".to_string(),
     ]
     .into_iter()

@@ -91,6 +91,9 @@ pub enum CoproCode {
     /// The proof was made for another next free leaf index (`alloc_start`):
     /// an account was created since.
     StaleAllocation = 33,
+    /// A contract asked for a settlement callback with a gas limit of 0 or
+    /// above [`crate::callback::MAX_CALLBACK_GAS`].
+    InvalidCallback = 34,
 }
 
 impl CoproCode {

@@ -15,6 +15,7 @@ enum Json<'a> {
     Str(&'a str),
     U64(u64),
     U32(u32),
+    Bool(bool),
     Bytes(&'a [u8]),
 }
 
@@ -25,6 +26,7 @@ impl Json<'_> {
             Json::Str(s) => serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()),
             Json::U64(n) => format!("\"{n}\""),
             Json::U32(n) => n.to_string(),
+            Json::Bool(b) => b.to_string(),
             Json::Bytes(b) => format!(
                 "\"{}\"",
                 base64::engine::general_purpose::STANDARD.encode(b)
@@ -57,6 +59,7 @@ macro_rules! typed_event {
     (@ str $v:expr) => { Json::Str(&$v) };
     (@ u64 $v:expr) => { Json::U64($v) };
     (@ u32 $v:expr) => { Json::U32($v) };
+    (@ bool $v:expr) => { Json::Bool($v) };
     (@ bytes $v:expr) => { Json::Bytes(&$v) };
 }
 
@@ -136,6 +139,14 @@ typed_event!(EventLedgerAccountCreated {
     result_id: u64,
     address: str,
     ledger_index: u32
+});
+typed_event!(EventCallbackRun {
+    result_id: u64,
+    sequence: u64,
+    contract: str,
+    success: bool,
+    gas_used: u64,
+    error: str
 });
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 //!   hash each, never executed by validators;
 //! - a **program registry** and the single **prover** ([`registry`]),
 //!   changed only by the authority;
+//! - **contract requests with callbacks** ([`callback`]): a contract's
+//!   deposit or withdrawal is queued like any other; the proof that settles
+//!   it calls the contract back, each call in its own gas limit and overlay;
 //! - **`MsgSubmitProof`** ([`submit`]): a Groth16 proof that settles the
 //!   next requests, checked cheapest first, verified once per node
 //!   ([`submit::Verifier`]), applied as proven balance deltas.
@@ -19,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod callback;
 pub mod cli;
 pub mod error;
 pub mod events;

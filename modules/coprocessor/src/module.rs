@@ -12,8 +12,8 @@
 use std::sync::{Arc, Mutex};
 
 use copro_module::{
-    Address, Code, ExecContext, Executed, Keys, Module, Msg, QueryPlan, Rendered, StatelessContext,
-    TxError, TxPlan, parse_genesis,
+    Address, Code, ContractCalls, ExecContext, Executed, Keys, Module, Msg, QueryPlan, Rendered,
+    StatelessContext, TxError, TxPlan, parse_genesis,
 };
 use copro_store::{StateRead, StateWrite};
 use cosmrs::Any;
@@ -26,7 +26,7 @@ use crate::msgs::CoproMsg;
 use crate::record::pb;
 use crate::submit::{self, CheckedSubmission, Verifier};
 use crate::view::CoproRead;
-use crate::{cli, query, registry, requests};
+use crate::{callback, cli, query, registry, requests};
 
 /// Type URLs of the module's messages (pinned against the protos in a test).
 pub const TYPE_URLS: &[&str] = &[
@@ -52,10 +52,12 @@ pub const QUERY_PATHS: &[&str] = &[
 ];
 
 /// The coprocessor module. Holds the node's [`Verifier`], shared by every
-/// message it decodes.
+/// message it decodes, and what calls contracts back when their requests
+/// settle (none: no contract can ask, so no callback is ever due).
 #[derive(Debug, Default)]
 pub struct Coprocessor {
     verifier: Arc<Verifier>,
+    calls: Option<Arc<dyn ContractCalls>>,
 }
 
 impl Coprocessor {
@@ -66,7 +68,17 @@ impl Coprocessor {
 
     /// A module using `verifier` (the node keeps a handle for its metrics).
     pub fn with_verifier(verifier: Arc<Verifier>) -> Self {
-        Self { verifier }
+        Self {
+            verifier,
+            calls: None,
+        }
+    }
+
+    /// This module, calling settled contract requests back through `calls`
+    /// (`coprod` passes the wasm module).
+    pub fn with_contract_calls(mut self, calls: Arc<dyn ContractCalls>) -> Self {
+        self.calls = Some(calls);
+        self
     }
 
     /// The node's verifier (its verdict memo and verification counters).
@@ -81,6 +93,7 @@ struct CoproTx {
     msg: CoproMsg,
     signers: [Address; 1],
     verifier: Arc<Verifier>,
+    calls: Option<Arc<dyn ContractCalls>>,
     /// What `check_stateful` established for a proof, reused by `execute`.
     checked: Mutex<Option<CheckedSubmission>>,
 }
@@ -171,7 +184,17 @@ impl Msg for CoproTx {
                     Some(c) => c,
                     None => self.check_submission(m, &*state, ctx)?,
                 };
-                let (result_id, events) = submit::apply(state, &checked, ctx.height, ctx.tx_hash)?;
+                let (result_id, mut events) =
+                    submit::apply(state, &checked, ctx.height, ctx.tx_hash)?;
+                if let Some(calls) = &self.calls {
+                    events.extend(callback::run_settled(
+                        state,
+                        calls.as_ref(),
+                        ctx,
+                        &checked,
+                        result_id,
+                    )?);
+                }
                 (any(&pb::MsgSubmitProofResponse { result_id }), events)
             }
             CoproMsg::RegisterProgram { authority, spec } => {
@@ -215,6 +238,7 @@ impl Module for Coprocessor {
             signers: [msg.signer().clone()],
             msg,
             verifier: Arc::clone(&self.verifier),
+            calls: self.calls.clone(),
             checked: Mutex::new(None),
         }))
     }

@@ -84,6 +84,12 @@ pub fn queue_entries() -> Vec<u8> {
     b"coprocessor/queue/entry/".to_vec()
 }
 
+/// `CallbackRecord` of the contract request queued as `seq`: kept after
+/// the callback ran, with its outcome (contracts and clients read it).
+pub fn callback(seq: u64) -> Vec<u8> {
+    format!("coprocessor/callback/{seq:016x}").into_bytes()
+}
+
 /// `VerifiedResult` number `id`.
 pub fn result(id: u64) -> Vec<u8> {
     format!("coprocessor/result/{id:020}").into_bytes()

@@ -137,6 +137,11 @@ pub trait CoproRead: StateRead {
             .collect()
     }
 
+    /// The callback a contract asked for with request `seq`, if any.
+    fn callback(&self, seq: u64) -> Result<Option<pb::CallbackRecord>> {
+        get(self, &state_key::callback(seq), "callback record")
+    }
+
     /// Verified result `id`.
     fn result(&self, id: u64) -> Result<Option<pb::VerifiedResult>> {
         get(self, &state_key::result(id), "verified result")
@@ -234,6 +239,11 @@ pub trait CoproWrite: StateWrite {
     /// Removes a settled request.
     fn delete_queued(&mut self, seq: u64) {
         self.delete_raw(state_key::queue_entry(seq));
+    }
+
+    /// Stores a callback record (keyed by its request's sequence).
+    fn put_callback(&mut self, record: &pb::CallbackRecord) {
+        self.put_raw(state_key::callback(record.sequence), record.encode_to_vec());
     }
 
     /// Stores a verified result and counts it.

@@ -35,14 +35,18 @@
 
 pub mod address;
 pub mod cli;
+pub mod contracts;
 pub mod error;
 pub mod event;
+pub mod gas;
 mod module;
 mod registry;
 
 pub use address::{Address, BECH32_PREFIX, address_from_pubkey, module_address};
 pub use cli::{Keys, ProvenValue, QueryPlan, Rendered, TxPlan};
+pub use contracts::ContractCalls;
 pub use error::{CODESPACE, Code, ResultCode, TxError};
 pub use event::Event;
+pub use gas::GasMeter;
 pub use module::{ExecContext, Executed, Module, Msg, Stage, StatelessContext, parse_genesis};
 pub use registry::{DecodedMsg, Registry, RegistryError};

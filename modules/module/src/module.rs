@@ -73,6 +73,13 @@ pub struct ExecContext<'a> {
     pub stage: Stage,
     /// SHA-256 of the transaction bytes (its CometBFT hash).
     pub tx_hash: [u8; 32],
+    /// The transaction's gas meter: the pipeline has charged the fixed cost
+    /// of the transaction; a message whose cost depends on what it runs
+    /// (a contract call) charges it here.
+    pub gas: &'a crate::GasMeter,
+    /// Time of the block (nanoseconds since the Unix epoch, from the block
+    /// header; in CheckTx the last committed block's), for contracts.
+    pub block_time_nanos: u64,
 }
 
 impl ExecContext<'_> {

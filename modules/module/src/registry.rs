@@ -497,6 +497,8 @@ mod tests {
             height: 1,
             stage: crate::Stage::FinalizeBlock,
             tx_hash: [0; 32],
+            gas: &crate::GasMeter::unpaid(0),
+            block_time_nanos: 0,
         };
         let mut state = StateDelta::new(Empty);
         m.msg.check_stateless(&ctx.stateless()).unwrap();
