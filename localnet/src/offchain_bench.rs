@@ -24,6 +24,7 @@
 //! put in blocks. Needs a localnet already on version 2 whose `alice` and
 //! `bob` have their spending keys bound (what `localnet demo` leaves).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -70,9 +71,9 @@ async fn height(client: &HttpClient) -> anyhow::Result<u64> {
     Ok(client.status().await?.sync_info.latest_block_height.value())
 }
 
-/// coprod's ABCI CPU (µs) of the node whose metrics listen on `port`: every
-/// method but `query`, and `query` alone.
-async fn abci_cpu_us(port: u16) -> anyhow::Result<(u64, u64)> {
+/// coprod's ABCI CPU (µs) by method of the node whose metrics listen on
+/// `port`.
+async fn abci_cpu_us(port: u16) -> anyhow::Result<BTreeMap<String, u64>> {
     let (status, body) = crate::http::get(port, "/metrics").await?;
     anyhow::ensure!(
         status == 200,
@@ -81,10 +82,9 @@ async fn abci_cpu_us(port: u16) -> anyhow::Result<(u64, u64)> {
     Ok(parse_abci_cpu_us(&body))
 }
 
-/// Sums `coprod_abci_cpu_seconds_total` of a metrics page into µs: every
-/// method but `query`, and `query`.
-fn parse_abci_cpu_us(text: &str) -> (u64, u64) {
-    let (mut work, mut query) = (0f64, 0f64);
+/// `coprod_abci_cpu_seconds_total` of a metrics page, by method, in µs.
+fn parse_abci_cpu_us(text: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("coprod_abci_cpu_seconds_total{method=\"") else {
             continue;
@@ -95,25 +95,44 @@ fn parse_abci_cpu_us(text: &str) -> (u64, u64) {
         let Ok(seconds) = value.trim().parse::<f64>() else {
             continue;
         };
-        if method == "query" {
-            query += seconds;
-        } else {
-            work += seconds;
-        }
+        *out.entry(method.to_string()).or_default() += (seconds * 1e6) as u64;
     }
-    ((work * 1e6) as u64, (query * 1e6) as u64)
+    out
 }
 
+/// The ABCI methods a transaction costs a validator, in the order printed
+/// (`query` is apart: the prover's and this bench's reads).
+const TX_METHODS: [&str; 5] = [
+    "check_tx",
+    "prepare_proposal",
+    "process_proposal",
+    "finalize_block",
+    "commit",
+];
+
 /// CPU read at one height.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Sample {
     height: u64,
-    /// coprod ABCI CPU of every node, µs (queries apart).
-    app_us: u64,
-    /// coprod ABCI query CPU of every node, µs.
-    query_us: u64,
+    /// coprod ABCI CPU of every node by method, µs.
+    app_us: BTreeMap<String, u64>,
     /// CometBFT process CPU of every node, ms.
     cometbft_ms: u64,
+}
+
+impl Sample {
+    /// coprod ABCI CPU of every node, µs: every method but `query`.
+    fn app_work_us(&self) -> u64 {
+        self.app_us
+            .iter()
+            .filter(|(m, _)| m.as_str() != "query")
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    fn method_us(&self, method: &str) -> u64 {
+        self.app_us.get(method).copied().unwrap_or(0)
+    }
 }
 
 /// A [`Sample`] each time node 0 shows a new height, until `stop`.
@@ -129,13 +148,14 @@ fn spawn_sampler(
             if let Ok(h) = height(&client).await
                 && out.last().is_none_or(|s| h > s.height)
             {
-                let (mut app_us, mut query_us) = (0, 0);
+                let mut app_us: BTreeMap<String, u64> = BTreeMap::new();
                 let mut complete = true;
                 for port in &metrics_ports {
                     match abci_cpu_us(*port).await {
-                        Ok((w, q)) => {
-                            app_us += w;
-                            query_us += q;
+                        Ok(node) => {
+                            for (method, us) in node {
+                                *app_us.entry(method).or_default() += us;
+                            }
                         }
                         Err(_) => complete = false,
                     }
@@ -144,7 +164,6 @@ fn spawn_sampler(
                     out.push(Sample {
                         height: h,
                         app_us,
-                        query_us,
                         cometbft_ms,
                     });
                 }
@@ -400,7 +419,7 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(6)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let samples = sampler.await?;
-    let app = series(&samples, |s| s.app_us);
+    let app = series(&samples, Sample::app_work_us);
     let cometbft = series(&samples, |s| s.cometbft_ms);
     let mut native = native;
     native.app_ms = excess_cpu(&app, &send_heights) / 1000.0;
@@ -420,13 +439,24 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
         "validators: {} (coprod ABCI thread CPU from each node's metrics; CometBFT process CPU from /proc)",
         state.nodes.len()
     );
-    for (name, p) in [("msgsend", &native), ("offchain", &proven)] {
+    for (name, p, heights) in [
+        ("msgsend", &native, &send_heights),
+        ("offchain", &proven, &proof_heights),
+    ] {
         println!("{name}_transfers: {}", p.transfers);
         println!("{name}_block_txs: {}", p.txs);
         println!("{name}_seconds: {:.1}", p.seconds);
         println!("{name}_blocks: {}", p.blocks);
         println!("{name}_coprod_cpu_ms_above_baseline: {:.2}", p.app_ms);
         println!("{name}_coprod_cpu_ms_per_transfer: {:.4}", per(p, p.app_ms));
+        let by_method: Vec<String> = TX_METHODS
+            .iter()
+            .map(|m| {
+                let one = series(&samples, |s| s.method_us(m));
+                format!("{m} {:.2}", excess_cpu(&one, heights) / 1000.0)
+            })
+            .collect();
+        println!("{name}_coprod_cpu_ms_by_method: {}", by_method.join(", "));
         println!(
             "{name}_cometbft_cpu_ms_above_baseline: {:.0}",
             p.cometbft_ms
@@ -455,10 +485,9 @@ pub async fn run(net: &Localnet, count: usize) -> anyhow::Result<()> {
     println!("coprod_block_cpu_us_quartiles: {a1} / {a2} / {a3} over {n} blocks (all nodes)");
     let (c1, c2, c3, _) = quartiles(&cometbft);
     println!("cometbft_block_cpu_ms_quartiles: {c1} / {c2} / {c3} (all nodes)");
-    let queries = samples
-        .last()
-        .zip(samples.first())
-        .map_or(0, |(l, f)| l.query_us.saturating_sub(f.query_us));
+    let queries = samples.last().zip(samples.first()).map_or(0, |(l, f)| {
+        l.method_us("query").saturating_sub(f.method_us("query"))
+    });
     println!(
         "coprod_query_cpu_ms_whole_run: {:.1} (ABCI queries of the prover and this bench; not counted above)",
         queries as f64 / 1000.0
@@ -498,7 +527,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn abci_cpu_is_summed_by_method_with_queries_apart() {
+    fn abci_cpu_is_read_by_method_with_queries_apart() {
         let page = "# HELP coprod_abci_cpu_seconds_total CPU\n\
             # TYPE coprod_abci_cpu_seconds_total counter\n\
             coprod_abci_cpu_seconds_total{method=\"check_tx\"} 0.25\n\
@@ -506,8 +535,19 @@ mod tests {
             coprod_abci_cpu_seconds_total{method=\"query\"} 2\n\
             coprod_abci_requests_total{method=\"check_tx\"} 7\n\
             coprod_abci_cpu_seconds_total{method=\"commit\"} not-a-number\n";
-        assert_eq!(parse_abci_cpu_us(page), (1_750_000, 2_000_000));
-        assert_eq!(parse_abci_cpu_us(""), (0, 0));
+        let parsed = parse_abci_cpu_us(page);
+        assert_eq!(parsed.len(), 3, "{parsed:?}");
+        assert_eq!(parsed["check_tx"], 250_000);
+        assert_eq!(parsed["finalize_block"], 1_500_000);
+        let sample = Sample {
+            height: 1,
+            app_us: parsed,
+            cometbft_ms: 0,
+        };
+        assert_eq!(sample.app_work_us(), 1_750_000, "queries apart");
+        assert_eq!(sample.method_us("query"), 2_000_000);
+        assert_eq!(sample.method_us("commit"), 0);
+        assert!(parse_abci_cpu_us("").is_empty());
     }
 
     #[test]
