@@ -215,6 +215,21 @@ async fn contracts_request_work_and_are_called_back_by_settling_proofs() -> anyh
     assert_eq!(record["status"], "failed", "{record}");
     let error = record["error"].as_str().unwrap_or("");
     assert!(error.contains("callbacks are set to fail"), "{record}");
+    // The chain's own record, as a user reads it with the CLI, proven.
+    let chain_record = cli.ok(&["query", "copro", "callback", &second.to_string(), "--prove"]);
+    assert_eq!(
+        chain_record["callback"]["status"], "failed",
+        "{chain_record}"
+    );
+    assert_eq!(chain_record["callback"]["contract"], contract.as_str());
+    assert_eq!(chain_record["proof_verified"], true, "{chain_record}");
+    assert!(
+        chain_record["callback"]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("set to fail"),
+        "{chain_record}"
+    );
     let event = callback_event(&net, &cli, record["result_id"].as_u64().unwrap(), second).await?;
     assert_eq!(event_attr(&event, "success"), "false", "{event}");
     assert!(

@@ -376,6 +376,23 @@ fn every_message_round_trips_with_every_field_set() {
             result: Some(result()),
             proof: vec![6],
         }),
+        check_round_trip(QueryCallbackRequest {
+            sequence: 7,
+            prove: true,
+        }),
+        check_round_trip(QueryCallbackResponse {
+            height: 53,
+            callback: Some(CallbackRecord {
+                sequence: 7,
+                contract: "copro1contract".into(),
+                gas_limit: 300_000,
+                status: CallbackStatus::Succeeded as i32,
+                result_id: 2,
+                gas_used: 76_544,
+                error: "e".into(),
+            }),
+            proof: vec![7],
+        }),
         check_round_trip(QueryResultsRequest {
             from_height: 40,
             pagination: page_request(),
@@ -618,6 +635,7 @@ fn query_service_has_the_protocol_queries() {
             ("Program", "QueryProgramRequest", "QueryProgramResponse"),
             ("Result", "QueryResultRequest", "QueryResultResponse"),
             ("Results", "QueryResultsRequest", "QueryResultsResponse"),
+            ("Callback", "QueryCallbackRequest", "QueryCallbackResponse"),
         ])
     );
 }

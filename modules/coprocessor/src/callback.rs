@@ -59,6 +59,17 @@ pub enum ContractRequest {
     },
 }
 
+/// A [`pb::CallbackStatus`] as the CLI and the contracts' `copro` query
+/// name it: `pending`, `succeeded`, `failed`.
+pub fn status_name(status: i32) -> &'static str {
+    match pb::CallbackStatus::try_from(status) {
+        Ok(pb::CallbackStatus::Pending) => "pending",
+        Ok(pb::CallbackStatus::Succeeded) => "succeeded",
+        Ok(pb::CallbackStatus::Failed) => "failed",
+        Err(_) => "unknown",
+    }
+}
+
 /// Checks a callback gas limit.
 pub fn check_gas_limit(gas_limit: u64) -> Result<()> {
     if gas_limit == 0 || gas_limit > MAX_CALLBACK_GAS {

@@ -155,6 +155,18 @@ enum QueryCmd {
         #[arg(long, default_value_t = 0)]
         height: u64,
     },
+    /// The callback of a contract's request (by its queue sequence):
+    /// pending, succeeded or failed with its error.
+    Callback {
+        /// The request's sequence (what the contract's reply got).
+        sequence: u64,
+        /// Ask for a proof (of existence or absence) and verify it.
+        #[arg(long)]
+        prove: bool,
+        /// Read the state after block H (0: the latest).
+        #[arg(long, default_value_t = 0)]
+        height: u64,
+    },
     /// Verified results, oldest first.
     Results {
         /// Only results accepted at this height or later.
@@ -611,6 +623,67 @@ pub(crate) fn query_plan(matches: &ArgMatches) -> anyhow::Result<QueryPlan> {
                     None => Rendered {
                         text: format!("height: {}\nno verified result {id}", r.height),
                         json: json!({"height": r.height.to_string(), "result": null}),
+                        proof,
+                    },
+                })
+            },
+        )
+        .at_height(height),
+        QueryCmd::Callback {
+            sequence,
+            prove,
+            height,
+        } => QueryPlan::new(
+            path::<pb::QueryCallbackRequest>(),
+            pb::QueryCallbackRequest { sequence, prove }.encode_to_vec(),
+            move |value| {
+                let r: pb::QueryCallbackResponse =
+                    decode(value, &format!("callback of request {sequence}"))?;
+                let proof = prove.then(|| ProvenValue {
+                    height: r.height,
+                    key: state_key::callback(sequence),
+                    value: r.callback.as_ref().map(Message::encode_to_vec),
+                    merkle_proof: r.proof.clone(),
+                });
+                Ok(match r.callback {
+                    Some(c) => {
+                        let status = crate::callback::status_name(c.status);
+                        let settled = if c.result_id == 0 && status == "pending" {
+                            String::new()
+                        } else {
+                            format!("\nresult: {}\ngas used: {}", c.result_id, c.gas_used)
+                        };
+                        let error = if c.error.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\nerror: {}", c.error)
+                        };
+                        Rendered {
+                            text: format!(
+                                "height: {}\nrequest: {}\ncontract: {}\ngas limit: {}\nstatus: {status}{settled}{error}",
+                                r.height, c.sequence, c.contract, c.gas_limit
+                            ),
+                            json: json!({
+                                "height": r.height.to_string(),
+                                "callback": {
+                                    "sequence": c.sequence.to_string(),
+                                    "contract": c.contract,
+                                    "gas_limit": c.gas_limit.to_string(),
+                                    "status": status,
+                                    "result_id": c.result_id.to_string(),
+                                    "gas_used": c.gas_used.to_string(),
+                                    "error": c.error,
+                                },
+                            }),
+                            proof,
+                        }
+                    }
+                    None => Rendered {
+                        text: format!(
+                            "height: {}\nno callback for request {sequence}",
+                            r.height
+                        ),
+                        json: json!({"height": r.height.to_string(), "callback": null}),
                         proof,
                     },
                 })

@@ -49,6 +49,7 @@ pub const QUERY_PATHS: &[&str] = &[
     "/copro.coprocessor.v1.Query/Program",
     "/copro.coprocessor.v1.Query/Result",
     "/copro.coprocessor.v1.Query/Results",
+    "/copro.coprocessor.v1.Query/Callback",
 ];
 
 /// The coprocessor module. Holds the node's [`Verifier`], shared by every

@@ -64,11 +64,12 @@ pub fn handle(snapshot: &dyn StateRead, path: &str, data: &[u8]) -> Option<Resul
         "Program" => program(snapshot, data),
         "Result" => result(snapshot, data, height),
         "Results" => results(snapshot, data),
+        "Callback" => callback(snapshot, data, height),
         other => Err(CoproError {
             codespace: "sdk",
             code: 6,
             log: format!(
-                "unknown query {PREFIX}{other}; the service has Params, Root, LedgerAccount, Queue, Program, Result, Results"
+                "unknown query {PREFIX}{other}; the service has Params, Root, LedgerAccount, Queue, Program, Result, Results, Callback"
             ),
         }),
     })
@@ -226,6 +227,23 @@ fn result(snapshot: &dyn StateRead, data: &[u8], height: u64) -> Result<Vec<u8>>
         height,
         result: found,
         proof: proof(snapshot, &state_key::result(req.id), req.prove)?,
+    }
+    .encode_to_vec())
+}
+
+fn callback(snapshot: &dyn StateRead, data: &[u8], height: u64) -> Result<Vec<u8>> {
+    let req = request::<pb::QueryCallbackRequest>(data)?;
+    let found = snapshot.callback(req.sequence)?;
+    if found.is_none() && !req.prove {
+        return Err(not_found(format!(
+            "no callback for request {}: only a contract's request has one",
+            req.sequence
+        )));
+    }
+    Ok(pb::QueryCallbackResponse {
+        height,
+        callback: found,
+        proof: proof(snapshot, &state_key::callback(req.sequence), req.prove)?,
     }
     .encode_to_vec())
 }

@@ -1048,3 +1048,54 @@ fn an_unused_ledger_exports_its_registry_and_a_used_one_refuses() {
         "{e}"
     );
 }
+
+#[test]
+fn a_contract_requests_callback_is_queryable_and_provable() {
+    use copro_coprocessor::callback::{self, ContractRequest};
+    use copro_coprocessor::state_key;
+    use prost::Message;
+    let us = users();
+    let mut chain = Chain::new(&us, 1_000);
+    let (sequence, _) = chain.block(|delta, h| {
+        callback::request(
+            delta,
+            &us[0],
+            ContractRequest::Deposit { amount: 10 },
+            5_000,
+            h,
+        )
+        .unwrap()
+    });
+    let h = chain.height - 1;
+    let got: pb::QueryCallbackResponse = query(
+        &chain,
+        "Callback",
+        pb::QueryCallbackRequest {
+            sequence,
+            prove: true,
+        },
+    )
+    .unwrap();
+    let record = got.callback.unwrap();
+    assert_eq!(record.contract, us[0].to_string());
+    assert_eq!(record.gas_limit, 5_000);
+    assert_eq!(callback::status_name(record.status), "pending");
+    assert!(verify_proof(
+        &chain,
+        h,
+        &got.proof,
+        &state_key::callback(sequence),
+        &record.encode_to_vec()
+    ));
+    // A request with no callback (an account's own) is not found.
+    let missing = query::<_, pb::QueryCallbackResponse>(
+        &chain,
+        "Callback",
+        pb::QueryCallbackRequest {
+            sequence: sequence + 1,
+            prove: false,
+        },
+    )
+    .unwrap_err();
+    assert_eq!((missing.codespace, missing.code), ("sdk", 22));
+}

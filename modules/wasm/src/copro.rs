@@ -21,7 +21,6 @@
 //! | `{"withdraw":{"amount":"n","callback_gas_limit":g}}` | queues a withdrawal to the contract's bank balance |
 
 use copro_coprocessor::callback::ContractRequest;
-use copro_coprocessor::record::pb;
 use copro_coprocessor::view::CoproRead;
 use copro_store::StateRead;
 use cosmwasm_std::Uint64;
@@ -220,12 +219,7 @@ fn run(state: &dyn StateRead, query: CoproQuery, reads: &mut u64) -> Result<Valu
         CoproQuery::ResultCount {} => json!({"count": state.result_count().map_err(e)?}),
         CoproQuery::Callback { sequence } => match state.callback(sequence).map_err(e)? {
             Some(c) => {
-                let status = match pb::CallbackStatus::try_from(c.status) {
-                    Ok(pb::CallbackStatus::Pending) => "pending",
-                    Ok(pb::CallbackStatus::Succeeded) => "succeeded",
-                    Ok(pb::CallbackStatus::Failed) => "failed",
-                    Err(_) => "unknown",
-                };
+                let status = copro_coprocessor::callback::status_name(c.status);
                 json!({
                     "sequence": c.sequence,
                     "contract": c.contract,
