@@ -104,7 +104,7 @@ async fn cosmwasm_contracts_run_on_four_validators_and_bad_wasm_fails_cleanly() 
     ));
     assert_eq!(
         state["data"],
-        json!({"count": 1, "poisoned": false, "last_reply": null})
+        json!({"count": 1, "poisoned": false, "last_reply": null, "nan_bits": null})
     );
     assert_eq!(
         c.ok(&["query", "wasm", "raw", &chaos, "count"])["text"],

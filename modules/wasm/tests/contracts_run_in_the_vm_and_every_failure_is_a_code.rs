@@ -160,7 +160,7 @@ fn a_contract_is_stored_instantiated_executed_and_queried_and_its_gas_is_charged
     );
     assert_eq!(
         chain.query(&contract, json!({"state": {}})).unwrap(),
-        json!({"count": 1, "poisoned": false, "last_reply": null})
+        json!({"count": 1, "poisoned": false, "last_reply": null, "nan_bits": null})
     );
     // Gas is deterministic: the same call on the same state costs the same
     // (another node, which made the same calls before).
