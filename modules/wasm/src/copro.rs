@@ -140,11 +140,12 @@ fn run(state: &dyn StateRead, query: CoproQuery, reads: &mut u64) -> Result<Valu
         }
         CoproQuery::RootAt { height } => {
             let count = state.result_count().map_err(e)?;
-            // Results are accepted in height order: the last one at or
-            // before `height`, by binary search over ids 1..=count.
-            let (mut lo, mut hi) = (1u64, count);
+            // Result ids run 0..count in height order: the last one at or
+            // before `height`, by binary search. Ids below `lo` are at or
+            // before it, ids from `hi` on after it.
+            let (mut lo, mut hi) = (0u64, count);
             let mut found = None;
-            while lo <= hi && hi >= 1 {
+            while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 *reads = reads.saturating_add(1);
                 let r = state
@@ -152,10 +153,10 @@ fn run(state: &dyn StateRead, query: CoproQuery, reads: &mut u64) -> Result<Valu
                     .map_err(e)?
                     .ok_or_else(|| format!("verified result {mid} missing"))?;
                 if r.height <= height {
-                    found = Some(r);
                     lo = mid + 1;
+                    found = Some(r);
                 } else {
-                    hi = mid - 1;
+                    hi = mid;
                 }
             }
             match found {
@@ -164,7 +165,7 @@ fn run(state: &dyn StateRead, query: CoproQuery, reads: &mut u64) -> Result<Valu
                     // Before any result: the genesis root, which the first
                     // result started from (or the current one if none yet).
                     *reads = reads.saturating_add(1);
-                    match state.result(1).map_err(e)? {
+                    match state.result(0).map_err(e)? {
                         Some(first) => json!({"root": hex::encode(&first.old_root), "height": 0}),
                         None => {
                             let r = state.root_record().map_err(e)?;
@@ -233,4 +234,36 @@ fn run(state: &dyn StateRead, query: CoproQuery, reads: &mut u64) -> Result<Valu
             None => Value::Null,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use copro_coprocessor::record::pb;
+    use copro_coprocessor::view::CoproWrite;
+    use copro_store::{EmptyState, StateDelta};
+
+    use super::*;
+
+    #[test]
+    fn root_at_finds_the_last_result_at_or_before_a_height() {
+        let mut state = StateDelta::new(EmptyState);
+        // Results 0, 1, 2 accepted at heights 10, 20, 30, each from the
+        // previous root.
+        for (id, h) in [(0u64, 10u64), (1, 20), (2, 30)] {
+            state.put_result(&pb::VerifiedResult {
+                id,
+                height: h,
+                old_root: vec![id as u8; 32],
+                new_root: vec![id as u8 + 1; 32],
+                ..Default::default()
+            });
+        }
+        let root_at = |height| answer(&state, CoproQuery::RootAt { height }).0.unwrap();
+        let root = |b: u8| hex::encode([b; 32]);
+        assert_eq!(root_at(5), json!({"root": root(0), "height": 0}), "genesis");
+        assert_eq!(root_at(10), json!({"root": root(1), "height": 10}));
+        assert_eq!(root_at(29), json!({"root": root(2), "height": 20}));
+        assert_eq!(root_at(30), json!({"root": root(3), "height": 30}));
+        assert_eq!(root_at(u64::MAX), json!({"root": root(3), "height": 30}));
+    }
 }
