@@ -16,6 +16,7 @@
 //! Domain tags are listed in [`tags`].
 
 pub mod gadget;
+mod native;
 mod params;
 
 pub use params::{FULL_ROUNDS, PoseidonParams, Width, params};
@@ -49,24 +50,40 @@ pub mod tags {
     pub const SPEND_AUTH: u64 = 9;
 }
 
-/// x^5.
-fn sbox(x: Fr) -> Fr {
-    let x2 = x.square();
-    x2.square() * x
-}
-
 /// The Poseidon permutation of the instance with `state.len()` lanes (3 or 5).
 ///
 /// # Panics
 /// If `state.len()` is neither 3 nor 5 (a programming error).
 pub fn permute(state: &mut [Fr]) {
+    match state.len() {
+        3 => {
+            let mut s = [state[0], state[1], state[2]];
+            native::t3().permute(&mut s);
+            state.copy_from_slice(&s);
+        }
+        5 => {
+            let mut s = [state[0], state[1], state[2], state[3], state[4]];
+            native::t5().permute(&mut s);
+            state.copy_from_slice(&s);
+        }
+        _ => panic!("Poseidon width must be 3 or 5"),
+    }
+}
+
+/// The same permutation as [`permute`], computed round by round as the
+/// Poseidon paper states it (every round constant added, every MDS product
+/// dense). Slower; kept as the reference the fast form is tested against
+/// and measured with (`examples/offchain_cost` of `copro-coprocessor`).
+///
+/// # Panics
+/// If `state.len()` is neither 3 nor 5 (a programming error).
+pub fn permute_textbook(state: &mut [Fr]) {
     let width = Width::from_t(state.len()).expect("Poseidon width must be 3 or 5");
     let p = params(width);
     let t = p.t;
     let half = p.full_rounds / 2;
-    let rounds = p.full_rounds + p.partial_rounds;
-    let mut tmp = vec![Fr::ZERO; t];
-    for r in 0..rounds {
+    let mut next = [Fr::ZERO; 5];
+    for r in 0..p.full_rounds + p.partial_rounds {
         for (i, s) in state.iter_mut().enumerate() {
             *s += p.round_constants[r * t + i];
         }
@@ -77,28 +94,30 @@ pub fn permute(state: &mut [Fr]) {
         } else {
             state[0] = sbox(state[0]);
         }
-        for (i, out) in tmp.iter_mut().enumerate() {
-            let mut acc = Fr::ZERO;
-            for (j, s) in state.iter().enumerate() {
-                acc += p.mds[i][j] * s;
-            }
-            *out = acc;
+        for (i, out) in next[..t].iter_mut().enumerate() {
+            *out = (0..t).fold(Fr::ZERO, |acc, j| acc + p.mds[i][j] * state[j]);
         }
-        state.copy_from_slice(&tmp);
+        state.copy_from_slice(&next[..t]);
     }
+}
+
+/// x^5.
+fn sbox(x: Fr) -> Fr {
+    let x2 = x.square();
+    x2.square() * x
 }
 
 /// 2-to-1 hash with domain tag `tag` (t = 3).
 pub fn hash2(tag: u64, a: Fr, b: Fr) -> Fr {
     let mut s = [Fr::from(tag), a, b];
-    permute(&mut s);
+    native::t3().permute(&mut s);
     s[1]
 }
 
 /// 4-to-1 hash with domain tag `tag` (t = 5).
 pub fn hash4(tag: u64, inputs: [Fr; 4]) -> Fr {
     let mut s = [Fr::from(tag), inputs[0], inputs[1], inputs[2], inputs[3]];
-    permute(&mut s);
+    native::t5().permute(&mut s);
     s[1]
 }
 
@@ -116,14 +135,15 @@ pub fn sponge(tag: u64, inputs: &[Fr]) -> Fr {
         Fr::ZERO,
         Fr::ZERO,
     ];
+    let fast = native::t5();
     if inputs.is_empty() {
-        permute(&mut s);
+        fast.permute(&mut s);
     }
     for block in inputs.chunks(4) {
         for (lane, x) in s[1..].iter_mut().zip(block) {
             *lane += x;
         }
-        permute(&mut s);
+        fast.permute(&mut s);
     }
     s[1]
 }
