@@ -279,6 +279,18 @@ impl EntryEffect {
 /// the real entries' effects in queue order (no padding); they must be
 /// canonical (rejected entries carry zeros).
 pub fn deltas_commitment(effects: &[EntryEffect], batch_size: usize) -> Result<Fr, TransferError> {
+    Ok(poseidon::sponge(
+        tags::DELTAS,
+        &deltas_elements(effects, batch_size)?,
+    ))
+}
+
+/// The elements [`deltas_commitment`] hashes (after checking `effects` as
+/// it does), for callers that hash them their own way (a memo).
+pub fn deltas_elements(
+    effects: &[EntryEffect],
+    batch_size: usize,
+) -> Result<Vec<Fr>, TransferError> {
     if batch_size == 0 || batch_size > MAX_BATCH {
         return Err(TransferError::BadBatchSize);
     }
@@ -308,7 +320,7 @@ pub fn deltas_commitment(effects: &[EntryEffect], batch_size: usize) -> Result<F
     for _ in effects.len()..batch_size {
         elements.extend_from_slice(&EntryEffect::PADDING.to_fields());
     }
-    Ok(poseidon::sponge(tags::DELTAS, &elements))
+    Ok(elements)
 }
 
 /// The public input a validator expects for a submitted transfer proof,

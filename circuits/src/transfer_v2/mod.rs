@@ -491,6 +491,20 @@ pub fn deltas_commitment(
     offchain: &[ResolvedOffchain],
     alloc_start: u32,
 ) -> Result<Fr, TransferError> {
+    Ok(poseidon::sponge(
+        tags::DELTAS,
+        &deltas_elements(params, effects, offchain, alloc_start)?,
+    ))
+}
+
+/// The elements [`deltas_commitment`] hashes (after checking its inputs as
+/// it does), for callers that hash them their own way (a memo).
+pub fn deltas_elements(
+    params: &TransferV2Params,
+    effects: &[EntryEffect],
+    offchain: &[ResolvedOffchain],
+    alloc_start: u32,
+) -> Result<Vec<Fr>, TransferError> {
     params.check()?;
     if effects.len() > params.queue_slots {
         return Err(TransferError::TooManyEntries {
@@ -537,26 +551,24 @@ pub fn deltas_commitment(
     }
     elements.push(Fr::from(u64::from(alloc_start)));
     elements.push(Fr::from(created));
-    Ok(poseidon::sponge(tags::DELTAS, &elements))
+    Ok(elements)
 }
 
-/// The public input of a version-2 proof, from chain state and the submitted
-/// data: `PublicInputs { chain_id, "transfer", 2, old_root, new_root,
-/// queue_before, queue_after, deltas_commitment(..) }.commitment()`.
-/// `offchain` is [`BatchDeltas::resolved`] of [`expand_batch`].
-#[allow(clippy::too_many_arguments)]
-pub fn public_input(
-    params: &TransferV2Params,
+/// The public inputs of a version-2 proof: `PublicInputs { chain_id,
+/// "transfer", 2, old_root, new_root, queue_before, queue_after,
+/// deltas_commitment }`, whose [`PublicInputs::commitment`] is the proof's one
+/// public input. The chain computes `deltas_commitment` with
+/// [`deltas_commitment`] from the submitted data over
+/// [`BatchDeltas::resolved`] of [`expand_batch`].
+pub fn public_inputs(
     chain_id: &[u8],
     old_root: Fr,
     new_root: Fr,
     queue_before: Fr,
     queue_after: Fr,
-    effects: &[EntryEffect],
-    offchain: &[ResolvedOffchain],
-    alloc_start: u32,
-) -> Result<Fr, TransferError> {
-    Ok(PublicInputs {
+    deltas_commitment: Fr,
+) -> PublicInputs {
+    PublicInputs {
         chain_id: chain_id.to_vec(),
         program_id: PROGRAM_ID.to_owned(),
         program_version: PROGRAM_VERSION,
@@ -564,9 +576,8 @@ pub fn public_input(
         new_root,
         queue_before,
         queue_after,
-        deltas_commitment: deltas_commitment(params, effects, offchain, alloc_start)?,
+        deltas_commitment,
     }
-    .commitment())
 }
 
 /// One write to the chain's ledger mirror.
@@ -632,7 +643,7 @@ pub trait MirrorView {
 /// fit, a new account for an address that has an index or appears twice, an
 /// index at or past the allocation limit, a self-transfer) is an error: the
 /// chain refuses the submission. The chain then computes the public input
-/// with [`public_input`] over [`BatchDeltas::resolved`], so an entry that
+/// from [`deltas_commitment`] over [`BatchDeltas::resolved`], so an entry that
 /// differs from what was proven fails the proof.
 pub fn expand_batch<M: MirrorView>(
     params: &TransferV2Params,
@@ -1435,16 +1446,14 @@ fn execute_inner<S: NodeStore>(
             to: to_w,
         });
     }
-    let public = PublicInputs {
-        chain_id: chain_id.to_vec(),
-        program_id: PROGRAM_ID.to_owned(),
-        program_version: PROGRAM_VERSION,
+    let public = public_inputs(
+        chain_id,
         old_root,
-        new_root: ledger.root()?,
+        ledger.root()?,
         queue_before,
-        queue_after: queue,
-        deltas_commitment: deltas_commitment(params, &effects, &deltas.resolved, alloc_start)?,
-    };
+        queue,
+        deltas_commitment(params, &effects, &deltas.resolved, alloc_start)?,
+    );
     let witness = TransferV2Witness {
         chain_id: chain_id.to_vec(),
         old_root,

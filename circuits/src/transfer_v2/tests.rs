@@ -185,17 +185,15 @@ pub(crate) fn chain_public_input(
     data: &[OffchainEntry],
 ) -> Result<(Fr, BatchDeltas), TransferV2Error> {
     let d = expand_batch(p, m, queue, &o.effects, data, o.alloc_start)?;
-    let x = public_input(
-        p,
+    let x = public_inputs(
         CHAIN,
         o.public.old_root,
         o.public.new_root,
         o.public.queue_before,
         o.public.queue_after,
-        &o.effects,
-        &d.resolved,
-        o.alloc_start,
-    )?;
+        deltas_commitment(p, &o.effects, &d.resolved, o.alloc_start)?,
+    )
+    .commitment();
     Ok((x, d))
 }
 

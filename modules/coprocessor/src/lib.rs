@@ -28,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod history;
+pub mod memo;
 pub mod module;
 pub mod msgs;
 pub mod query;
@@ -37,7 +38,6 @@ pub mod requests;
 pub mod settle;
 pub mod state_key;
 pub mod submit;
-pub mod verdict;
 pub mod view;
 pub mod wallet;
 

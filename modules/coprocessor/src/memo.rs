@@ -1,20 +1,33 @@
-//! Verify once: a bounded memo of Groth16 verdicts.
+//! Work done once per node: bounded memos of pure functions.
 //!
 //! A submitted proof is checked in CheckTx, at every mempool recheck, in
-//! PrepareProposal, in ProcessProposal and in FinalizeBlock. Its verdict is a
-//! pure function of (verifying-key hash, proof bytes, public input), so
-//! remembering verdicts by that triple cannot change any verdict; it only
-//! saves pairings. Both outcomes are remembered: only the registered prover
-//! can submit proofs (checked before verification), so nobody can flood the
-//! memo with garbage to evict good entries. Eviction is first-in first-out
-//! at a fixed capacity.
+//! PrepareProposal, in ProcessProposal and in FinalizeBlock. What those runs
+//! compute from it is a pure function of bytes they all see:
+//!
+//! - the Groth16 **verdict**, of (verifying-key hash, proof bytes, public
+//!   input): [`verification_id`];
+//! - the Poseidon **sponges** of its deltas commitment and public input, of
+//!   their input elements: [`Hashes::sponge`], [`Hashes::public_input`];
+//! - the **root-history append**, of (the history before, the new leaf):
+//!   [`Hashes::append`].
+//!
+//! Remembering each by a SHA-256 of its whole input cannot change any
+//! result (a different input has a different key), so every run after the
+//! first costs lookups instead of pairings and permutations. Both verdicts
+//! are remembered: only the registered prover can submit proofs (checked
+//! before any of this), so nobody can flood a memo with garbage to evict
+//! good entries. Eviction is first-in first-out at a fixed capacity.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 use bls12_381::Scalar as Fr;
 use copro_circuits::field::fr_to_be_bytes;
+use copro_circuits::poseidon;
+use copro_circuits::public_input::PublicInputs;
 use sha2::{Digest, Sha256};
+
+use crate::history::{HistoryError, RootHistory};
 
 /// Default number of remembered verdicts (many blocks' worth of proofs).
 pub const DEFAULT_CAPACITY: usize = 4_096;
@@ -31,56 +44,73 @@ pub fn verification_id(vk_hash: &[u8; 32], proof: &[u8], public_input: &Fr) -> [
     h.finalize().into()
 }
 
-/// Remembered verdicts (`true` = the proof verified).
+/// A bounded memo: values by 32-byte key, first in first out.
 #[derive(Debug)]
-pub struct VerdictCache {
+pub struct Memo<V> {
     capacity: usize,
-    inner: Mutex<Entries>,
+    inner: Mutex<Entries<V>>,
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    verdicts: BTreeMap<[u8; 32], bool>,
+#[derive(Debug)]
+struct Entries<V> {
+    values: BTreeMap<[u8; 32], V>,
     order: VecDeque<[u8; 32]>,
 }
 
-impl Default for VerdictCache {
+/// Remembered Groth16 verdicts (`true` = the proof verified).
+pub type VerdictCache = Memo<bool>;
+
+impl<V: Clone> Default for Memo<V> {
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY)
     }
 }
 
-impl VerdictCache {
-    /// A memo of at most `capacity` verdicts (0 remembers nothing).
+impl<V: Clone> Memo<V> {
+    /// A memo of at most `capacity` values (0 remembers nothing).
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            inner: Mutex::new(Entries::default()),
+            inner: Mutex::new(Entries {
+                values: BTreeMap::new(),
+                order: VecDeque::new(),
+            }),
         }
     }
 
-    /// The remembered verdict of `id`, if any.
-    pub fn get(&self, id: &[u8; 32]) -> Option<bool> {
-        self.entries().verdicts.get(id).copied()
+    /// The remembered value of `id`, if any.
+    pub fn get(&self, id: &[u8; 32]) -> Option<V> {
+        self.entries().values.get(id).cloned()
     }
 
-    /// Remembers the verdict of `id`.
-    pub fn insert(&self, id: [u8; 32], verified: bool) {
+    /// Remembers `value` for `id`.
+    pub fn insert(&self, id: [u8; 32], value: V) {
         if self.capacity == 0 {
             return;
         }
         let mut entries = self.entries();
-        if entries.verdicts.insert(id, verified).is_none() {
+        if entries.values.insert(id, value).is_none() {
             entries.order.push_back(id);
             while entries.order.len() > self.capacity {
                 if let Some(old) = entries.order.pop_front() {
-                    entries.verdicts.remove(&old);
+                    entries.values.remove(&old);
                 }
             }
         }
     }
 
-    /// Number of remembered verdicts.
+    /// The value of `id`: remembered, or computed by `f` and remembered.
+    /// `f` runs without the lock held.
+    pub fn get_or_insert_with(&self, id: [u8; 32], f: impl FnOnce() -> V) -> V {
+        if let Some(v) = self.get(&id) {
+            return v;
+        }
+        let v = f();
+        self.insert(id, v.clone());
+        v
+    }
+
+    /// Number of remembered values.
     pub fn len(&self) -> usize {
         self.entries().order.len()
     }
@@ -90,10 +120,96 @@ impl VerdictCache {
         self.len() == 0
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
         // A panic elsewhere cannot leave the map inconsistent in a way that
-        // changes a verdict: at worst an id sits in `order` but not the map.
+        // changes a value: at worst an id sits in `order` but not the map.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Remembered root histories after an append: few per block.
+const HISTORY_CAPACITY: usize = 64;
+
+/// The memoized Poseidon work of submissions: sponges, public inputs and
+/// root-history appends (see the module docs).
+#[derive(Debug)]
+pub struct Hashes {
+    sponges: Memo<Fr>,
+    histories: Memo<RootHistory>,
+}
+
+impl Default for Hashes {
+    fn default() -> Self {
+        Self {
+            sponges: Memo::new(DEFAULT_CAPACITY),
+            histories: Memo::new(HISTORY_CAPACITY),
+        }
+    }
+}
+
+impl Hashes {
+    /// Memos that remember nothing: every call computes (tests, benches,
+    /// one-off checks).
+    pub fn none() -> Self {
+        Self {
+            sponges: Memo::new(0),
+            histories: Memo::new(0),
+        }
+    }
+
+    /// `poseidon::sponge(tag, elements)`.
+    pub fn sponge(&self, tag: u64, elements: &[Fr]) -> Fr {
+        let mut h = Sha256::new();
+        h.update(b"copro/sponge/v1");
+        h.update(tag.to_be_bytes());
+        h.update((elements.len() as u64).to_be_bytes());
+        for x in elements {
+            h.update(fr_to_be_bytes(x));
+        }
+        self.sponges
+            .get_or_insert_with(h.finalize().into(), || poseidon::sponge(tag, elements))
+    }
+
+    /// `inputs.commitment()`.
+    pub fn public_input(&self, inputs: &PublicInputs) -> Fr {
+        let mut h = Sha256::new();
+        h.update(b"copro/public-input/v1");
+        h.update((inputs.chain_id.len() as u64).to_be_bytes());
+        h.update(&inputs.chain_id);
+        h.update((inputs.program_id.len() as u64).to_be_bytes());
+        h.update(inputs.program_id.as_bytes());
+        h.update(inputs.program_version.to_be_bytes());
+        for x in [
+            inputs.old_root,
+            inputs.new_root,
+            inputs.queue_before,
+            inputs.queue_after,
+            inputs.deltas_commitment,
+        ] {
+            h.update(fr_to_be_bytes(&x));
+        }
+        self.sponges
+            .get_or_insert_with(h.finalize().into(), || inputs.commitment())
+    }
+
+    /// `history` after appending `leaf`, and the leaf's index.
+    pub fn append(
+        &self,
+        history: &RootHistory,
+        leaf: Fr,
+    ) -> Result<(RootHistory, u64), HistoryError> {
+        let mut h = Sha256::new();
+        h.update(b"copro/root-history-append/v1");
+        h.update(history.to_bytes());
+        h.update(fr_to_be_bytes(&leaf));
+        let id = h.finalize().into();
+        if let Some(after) = self.histories.get(&id) {
+            return Ok((after, history.len()));
+        }
+        let mut after = history.clone();
+        let index = after.append(leaf)?;
+        self.histories.insert(id, after.clone());
+        Ok((after, index))
     }
 }
 
@@ -108,6 +224,49 @@ mod tests {
         assert_ne!(base, verification_id(&[2; 32], b"proof", &fr_from_u64(5)));
         assert_ne!(base, verification_id(&[1; 32], b"proog", &fr_from_u64(5)));
         assert_ne!(base, verification_id(&[1; 32], b"proof", &fr_from_u64(6)));
+    }
+
+    #[test]
+    fn memoized_hashes_are_the_hashes() {
+        let memo = Hashes::default();
+        let xs: Vec<Fr> = (1..=9).map(fr_from_u64).collect();
+        for _ in 0..2 {
+            assert_eq!(memo.sponge(4, &xs), poseidon::sponge(4, &xs));
+            assert_eq!(memo.sponge(5, &xs), poseidon::sponge(5, &xs));
+            assert_eq!(memo.sponge(4, &xs[..8]), poseidon::sponge(4, &xs[..8]));
+        }
+        let mut inputs = PublicInputs {
+            chain_id: b"a".to_vec(),
+            program_id: "transfer".into(),
+            program_version: 2,
+            old_root: xs[0],
+            new_root: xs[1],
+            queue_before: xs[2],
+            queue_after: xs[3],
+            deltas_commitment: xs[4],
+        };
+        for _ in 0..2 {
+            assert_eq!(memo.public_input(&inputs), inputs.commitment());
+        }
+        inputs.chain_id = b"b".to_vec();
+        assert_eq!(memo.public_input(&inputs), inputs.commitment());
+        inputs.deltas_commitment = xs[5];
+        assert_eq!(memo.public_input(&inputs), inputs.commitment());
+
+        let mut history = RootHistory::new();
+        for leaf in &xs[..3] {
+            let mut expected = history.clone();
+            let index = expected.append(*leaf).unwrap();
+            // Twice: computed, then remembered; same answer.
+            for _ in 0..2 {
+                let (after, at) = memo.append(&history, *leaf).unwrap();
+                assert_eq!((after, at), (expected.clone(), index));
+            }
+            history = expected;
+        }
+        let off = Hashes::none();
+        assert_eq!(off.sponge(4, &xs), poseidon::sponge(4, &xs));
+        assert!(off.sponges.is_empty() && off.histories.is_empty());
     }
 
     #[test]

@@ -114,7 +114,13 @@ impl CoproTx {
         state: &dyn StateRead,
         ctx: &ExecContext<'_>,
     ) -> Result<CheckedSubmission, CoproError> {
-        let checked = submit::check_stateful(state, msg.clone(), ctx.chain_id, ctx.height)?;
+        let checked = submit::check_stateful_memo(
+            state,
+            msg.clone(),
+            ctx.chain_id,
+            ctx.height,
+            self.verifier.hashes(),
+        )?;
         self.verifier.verify(&checked, ctx.stage)?;
         Ok(checked)
     }
@@ -185,8 +191,13 @@ impl Msg for CoproTx {
                     Some(c) => c,
                     None => self.check_submission(m, &*state, ctx)?,
                 };
-                let (result_id, mut events) =
-                    submit::apply(state, &checked, ctx.height, ctx.tx_hash)?;
+                let (result_id, mut events) = submit::apply_memo(
+                    state,
+                    &checked,
+                    ctx.height,
+                    ctx.tx_hash,
+                    self.verifier.hashes(),
+                )?;
                 if let Some(calls) = &self.calls {
                     events.extend(callback::run_settled(
                         state,

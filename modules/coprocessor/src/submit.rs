@@ -26,10 +26,11 @@ use std::sync::{Arc, Mutex};
 use bls12_381::Scalar as Fr;
 use copro_bank::{BankWrite, Coin, Coins};
 use copro_circuits::encoding::{PROOF_LEN, decode_proof, decode_vk};
+use copro_circuits::poseidon::tags;
 use copro_circuits::public_input::PublicInputs;
 use copro_circuits::transfer::{
     self, EntryEffect, EntryKind, EntryStatus, MAX_BATCH, QueueEntry as CircuitEntry,
-    TransferError, deltas_commitment, expand_deltas,
+    TransferError, deltas_elements, expand_deltas,
 };
 use copro_circuits::transfer_v2::{
     self, ADDRESS_BYTES, BatchDeltas, LedgerWrite, MirrorView, OffchainEntry, Recipient,
@@ -43,12 +44,12 @@ use sha2::{Digest, Sha256};
 use crate::error::{CoproCode, CoproError, Result};
 use crate::events::TypedEvent;
 use crate::history;
+use crate::memo::{Hashes, VerdictCache, verification_id};
 use crate::record::{
     circuit_effect, circuit_entry, circuit_entry_v2, fr_bytes, fr_of, pb, tree_config,
 };
 use crate::registry::{ProgramKind, kind};
 use crate::requests::escrow_address;
-use crate::verdict::{VerdictCache, verification_id};
 use crate::view::{CoproRead, CoproWrite};
 
 /// Longest program id.
@@ -387,6 +388,19 @@ pub fn check_stateful<S: StateRead + ?Sized>(
     chain_id: &str,
     height: u64,
 ) -> Result<CheckedSubmission> {
+    check_stateful_memo(state, msg, chain_id, height, &Hashes::none())
+}
+
+/// [`check_stateful`], with its Poseidon sponges remembered in `hashes`
+/// (the node's [`Verifier::hashes`]): the stages after the first that check
+/// the same submission pay SHA-256 lookups instead of permutations.
+pub fn check_stateful_memo<S: StateRead + ?Sized>(
+    state: &S,
+    msg: SubmitProof,
+    chain_id: &str,
+    height: u64,
+    hashes: &Hashes,
+) -> Result<CheckedSubmission> {
     let prover = state.prover()?;
     if msg.signer.as_str() != prover {
         return Err(CoproError::new(
@@ -557,13 +571,14 @@ pub fn check_stateful<S: StateRead + ?Sized>(
                     format!("effects do not fit the entries: {e}"),
                 )
             })?;
-            let deltas_commitment = deltas_commitment(&msg.effects, batch).map_err(|e| {
+            let elements = deltas_elements(&msg.effects, batch).map_err(|e| {
                 CoproError::new(
                     CoproCode::EffectsMismatch,
                     format!("effects are not canonical: {e}"),
                 )
             })?;
-            let public_input = PublicInputs {
+            let deltas_commitment = hashes.sponge(tags::DELTAS, &elements);
+            let public_input = hashes.public_input(&PublicInputs {
                 chain_id: chain_id.as_bytes().to_vec(),
                 program_id: msg.program_id.clone(),
                 program_version: msg.version,
@@ -572,8 +587,7 @@ pub fn check_stateful<S: StateRead + ?Sized>(
                 queue_before,
                 queue_after,
                 deltas_commitment,
-            }
-            .commitment();
+            });
             (deltas_commitment, public_input, None)
         }
         ProgramKind::TransferV2 => {
@@ -609,25 +623,18 @@ pub fn check_stateful<S: StateRead + ?Sized>(
                     format!("effects are not canonical: {e}"),
                 )
             };
-            let commitment = transfer_v2::deltas_commitment(
-                &params,
-                &msg.effects,
-                &deltas.resolved,
-                alloc_start,
-            )
-            .map_err(canonical)?;
-            let public_input = transfer_v2::public_input(
-                &params,
+            let elements =
+                transfer_v2::deltas_elements(&params, &msg.effects, &deltas.resolved, alloc_start)
+                    .map_err(canonical)?;
+            let commitment = hashes.sponge(tags::DELTAS, &elements);
+            let public_input = hashes.public_input(&transfer_v2::public_inputs(
                 chain_id.as_bytes(),
                 msg.old_root,
                 msg.new_root,
                 queue_before,
                 queue_after,
-                &msg.effects,
-                &deltas.resolved,
-                alloc_start,
-            )
-            .map_err(canonical)?;
+                commitment,
+            ));
             (
                 commitment,
                 public_input,
@@ -698,11 +705,14 @@ fn hex_of(x: &Fr) -> String {
 }
 
 /// Verifies submissions once: verdicts are remembered by verification id,
-/// prepared verifying keys by VK hash, and the proofs verified at each
-/// stage are counted. Shared by CheckTx, ProcessProposal and FinalizeBlock.
+/// prepared verifying keys by VK hash, a submission's Poseidon work by its
+/// inputs ([`Verifier::hashes`]), and the proofs verified at each stage are
+/// counted. Shared by CheckTx, PrepareProposal, ProcessProposal and
+/// FinalizeBlock.
 #[derive(Default)]
 pub struct Verifier {
     verdicts: VerdictCache,
+    hashes: Hashes,
     keys: Mutex<BTreeMap<[u8; 32], Arc<CheckedVerifyingKey>>>,
     verified: [AtomicU64; Stage::ALL.len()],
     observer: Option<Observer>,
@@ -738,6 +748,12 @@ impl Verifier {
     pub fn observed(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
         self
+    }
+
+    /// The node's memo of submissions' Poseidon work, for
+    /// [`check_stateful_memo`] and [`apply_memo`].
+    pub fn hashes(&self) -> &Hashes {
+        &self.hashes
     }
 
     /// Proofs whose pairing check ran at `stage` (cache hits not counted).
@@ -904,6 +920,19 @@ pub fn apply<S: StateWrite + ?Sized>(
     height: u64,
     tx_hash: [u8; 32],
 ) -> Result<(u64, Vec<Event>)> {
+    apply_memo(state, checked, height, tx_hash, &Hashes::none())
+}
+
+/// [`apply`], with the root-history append remembered in `hashes` (the
+/// node's [`Verifier::hashes`]), so the stages after the first that apply
+/// the same submission over the same history do not hash it again.
+pub fn apply_memo<S: StateWrite + ?Sized>(
+    state: &mut S,
+    checked: &CheckedSubmission,
+    height: u64,
+    tx_hash: [u8; 32],
+    hashes: &Hashes,
+) -> Result<(u64, Vec<Event>)> {
     let msg = &checked.msg;
     let id = state.result_count()?;
     let mut events = vec![
@@ -1065,9 +1094,8 @@ pub fn apply<S: StateWrite + ?Sized>(
     queue.settled_hash = fr_bytes(&checked.queue_after);
     state.put_queue_state(&queue);
     // 3. The root and its history.
-    let mut history = state.root_history()?;
-    let history_index = history
-        .append(history::leaf(height, msg.new_root))
+    let (history, history_index) = hashes
+        .append(&state.root_history()?, history::leaf(height, msg.new_root))
         .map_err(CoproError::internal)?;
     state.put_root_history(&history);
     state.put_root_record(&pb::RootRecord {

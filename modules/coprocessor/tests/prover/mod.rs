@@ -228,3 +228,43 @@ impl TestProver {
         Batch { msg, new_root }
     }
 }
+
+/// The stateful checks of `msg` as a node runs them: with the verifier's
+/// memo, then again (a later stage, answered from the memo). Both must agree
+/// with the checks run without any memo, accepted or refused alike.
+pub fn check_as_a_node(
+    chain: &Chain,
+    verifier: &copro_coprocessor::submit::Verifier,
+    msg: &pb::MsgSubmitProof,
+) -> Result<copro_coprocessor::submit::CheckedSubmission, copro_coprocessor::CoproError> {
+    use copro_coprocessor::submit::{SubmitProof, check_stateful, check_stateful_memo};
+    let snapshot = chain.snapshot();
+    let plain = check_stateful(
+        &snapshot,
+        SubmitProof::from_msg(msg)?,
+        CHAIN_ID,
+        chain.height,
+    );
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        runs.push(check_stateful_memo(
+            &snapshot,
+            SubmitProof::from_msg(msg)?,
+            CHAIN_ID,
+            chain.height,
+            verifier.hashes(),
+        ));
+    }
+    for run in &runs {
+        match (&plain, run) {
+            (Ok(a), Ok(b)) => assert_eq!(
+                (a.public_input, a.deltas_commitment, a.verification_id),
+                (b.public_input, b.deltas_commitment, b.verification_id),
+                "a memoized check differs from the plain one"
+            ),
+            (Err(a), Err(b)) => assert_eq!(a.code, b.code),
+            _ => panic!("a memoized check and the plain one disagree: {plain:?} / {run:?}"),
+        }
+    }
+    plain
+}
