@@ -99,35 +99,6 @@ fn set_key(chain: &mut Chain, who: &Address, key: &[u8]) -> Result<u64, CoproErr
     chain.block(|s, h| requests::set_ledger_key(s, &msg, h).map(|(seq, _)| seq))
 }
 
-/// Every check, then apply in a block of its own (state unchanged on error).
-fn submit(
-    chain: &mut Chain,
-    verifier: &Verifier,
-    msg: &pb::MsgSubmitProof,
-) -> Result<u64, CoproError> {
-    let checked = check_as_a_node(chain, verifier, msg)?;
-    verifier.verify(&checked, Stage::CheckTx)?;
-    verifier.verify(&checked, Stage::FinalizeBlock)?;
-    chain.block(|s, h| {
-        // As a node applies: the root-history append memoized, then again
-        // from the memo; the same writes as without it.
-        let (expected, plain) = {
-            let mut plain = copro_store::StateDelta::new(&*s);
-            let id = submit::apply(&mut plain, &checked, h, [7; 32]).map(|(id, _)| id);
-            (id, plain.into_changes())
-        };
-        let first = {
-            let mut first = copro_store::StateDelta::new(&*s);
-            submit::apply_memo(&mut first, &checked, h, [7; 32], verifier.hashes())?;
-            first.into_changes()
-        };
-        assert_eq!(first, plain, "a memoized apply wrote something else");
-        let id = submit::apply_memo(s, &checked, h, [7; 32], verifier.hashes()).map(|(id, _)| id);
-        assert_eq!(id, expected);
-        id
-    })
-}
-
 fn code(result: Result<u64, CoproError>) -> u32 {
     result.expect_err("expected a rejection").code
 }

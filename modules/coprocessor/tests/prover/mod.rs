@@ -268,3 +268,41 @@ pub fn check_as_a_node(
     }
     plain
 }
+
+/// Every check as a node runs it ([`check_as_a_node`]), the pairing, then
+/// apply in a block of its own (state unchanged on error).
+pub fn submit(
+    chain: &mut Chain,
+    verifier: &copro_coprocessor::submit::Verifier,
+    msg: &pb::MsgSubmitProof,
+) -> Result<u64, copro_coprocessor::CoproError> {
+    let checked = check_as_a_node(chain, verifier, msg)?;
+    verifier.verify(&checked, copro_module::Stage::CheckTx)?;
+    verifier.verify(&checked, copro_module::Stage::FinalizeBlock)?;
+    chain.block(|s, h| {
+        // As a node applies: the root-history append memoized, then again
+        // from the memo; the same writes as without it.
+        let (expected, plain) = {
+            let mut plain = copro_store::StateDelta::new(&*s);
+            let id = copro_coprocessor::submit::apply(&mut plain, &checked, h, [7; 32])
+                .map(|(id, _)| id);
+            (id, plain.into_changes())
+        };
+        let first = {
+            let mut first = copro_store::StateDelta::new(&*s);
+            copro_coprocessor::submit::apply_memo(
+                &mut first,
+                &checked,
+                h,
+                [7; 32],
+                verifier.hashes(),
+            )?;
+            first.into_changes()
+        };
+        assert_eq!(first, plain, "a memoized apply wrote something else");
+        let id = copro_coprocessor::submit::apply_memo(s, &checked, h, [7; 32], verifier.hashes())
+            .map(|(id, _)| id);
+        assert_eq!(id, expected);
+        id
+    })
+}
