@@ -145,8 +145,11 @@ impl<const T: usize> Fast<T> {
         let mut sparse = Vec::with_capacity(rp);
         for _ in 0..rp {
             let a = mul_mat(&mds, &carried);
+            // The lower-right block of `M C` is that of `M` (a square
+            // submatrix of an MDS matrix: invertible) times that of `C`
+            // (the previous round's block: invertible by induction).
             let inner: Vec<Vec<Fr>> = (1..T).map(|i| a[i][1..].to_vec()).collect();
-            let inner_inv = invert(&inner).expect("MDS submatrices are invertible");
+            let inner_inv = invert(&inner).expect("the lower-right block of M C is invertible");
             let mut column = [Fr::ZERO; T];
             for i in 1..T {
                 column[i] = (1..T).fold(Fr::ZERO, |acc, k| acc + inner_inv[i - 1][k - 1] * a[k][0]);
