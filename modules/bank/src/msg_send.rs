@@ -2,7 +2,7 @@
 //! stages of a [`Msg`].
 
 use copro_auth::AuthWrite;
-use copro_module::{Address, Code, Event, ExecContext, Executed, Msg, StatelessContext, TxError};
+use copro_module::{Address, Code, Event, ExecContext, Executed, Msg, TxError};
 use copro_store::{StateRead, StateWrite};
 use cosmrs::Any;
 use cosmrs::proto::cosmos::bank::v1beta1::MsgSend as ProtoMsgSend;
@@ -95,11 +95,8 @@ impl Msg for MsgSend {
         std::slice::from_ref(&self.from)
     }
 
-    /// Nothing left to check: [`MsgSend::decode`] already refused bad
-    /// addresses and coins.
-    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
-        Ok(())
-    }
+    // No `check_stateless`: [`MsgSend::decode`] already refused bad
+    // addresses and coins.
 
     /// The sender holds the amount (code 5 otherwise).
     fn check_stateful(&self, state: &dyn StateRead, _ctx: &ExecContext<'_>) -> Result<(), TxError> {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use copro_module::{
     Address, Code, ContractCalls, ExecContext, Executed, Keys, Module, Msg, QueryPlan, Rendered,
-    StatelessContext, TxError, TxPlan, parse_genesis,
+    TxError, TxPlan, parse_genesis,
 };
 use copro_store::{StateRead, StateWrite};
 use cosmrs::Any;
@@ -137,10 +137,8 @@ impl Msg for CoproTx {
         matches!(self.msg, CoproMsg::SubmitProof(_))
     }
 
-    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
-        // Decoding ran every stateless check (`CoproMsg::decode`).
-        Ok(())
-    }
+    // No `check_stateless`: decoding ran every stateless check
+    // (`CoproMsg::decode`).
 
     fn check_stateful(&self, state: &dyn StateRead, ctx: &ExecContext<'_>) -> Result<(), TxError> {
         if let CoproMsg::SubmitProof(msg) = &self.msg {

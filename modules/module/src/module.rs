@@ -119,11 +119,23 @@ pub trait Msg: fmt::Debug + Send + Sync {
 
     /// Pure checks: a function of the message and `ctx` only. Expensive
     /// verification (Groth16 proofs) goes here, run once per transaction and
-    /// cacheable by tx hash.
-    fn check_stateless(&self, ctx: &StatelessContext<'_>) -> Result<(), TxError>;
+    /// cacheable by tx hash. The default checks nothing: most messages run
+    /// their stateless checks when decoded (`Module::decode`), so a bad one
+    /// never exists.
+    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
+        Ok(())
+    }
 
-    /// Read-only checks against the state the message executes on.
-    fn check_stateful(&self, state: &dyn StateRead, ctx: &ExecContext<'_>) -> Result<(), TxError>;
+    /// Read-only checks against the state the message executes on. The
+    /// default checks nothing (what execution itself refuses still fails
+    /// the message).
+    fn check_stateful(
+        &self,
+        _state: &dyn StateRead,
+        _ctx: &ExecContext<'_>,
+    ) -> Result<(), TxError> {
+        Ok(())
+    }
 
     /// Whether a failure of this message makes its transaction unfit for a
     /// block: a proposer leaves it out, and ProcessProposal rejects a block

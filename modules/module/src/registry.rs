@@ -358,7 +358,7 @@ mod tests {
 
     use super::*;
     use crate::address::{Address, module_address};
-    use crate::module::{ExecContext, Executed, StatelessContext};
+    use crate::module::{ExecContext, Executed};
 
     /// A module that declares what it is told to.
     #[derive(Default)]
@@ -379,12 +379,6 @@ mod tests {
     impl Msg for FakeMsg {
         fn signers(&self) -> &[Address] {
             std::slice::from_ref(&self.signer)
-        }
-        fn check_stateless(&self, _: &StatelessContext<'_>) -> Result<(), TxError> {
-            Ok(())
-        }
-        fn check_stateful(&self, _: &dyn StateRead, _: &ExecContext<'_>) -> Result<(), TxError> {
-            Ok(())
         }
         fn execute(
             &self,

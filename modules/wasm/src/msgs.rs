@@ -124,14 +124,6 @@ impl Msg for StoreCode {
         validate::uncompress(&self.wasm).map(|_| ())
     }
 
-    fn check_stateful(
-        &self,
-        _state: &dyn StateRead,
-        _ctx: &ExecContext<'_>,
-    ) -> Result<(), TxError> {
-        Ok(())
-    }
-
     fn execute(
         &self,
         state: &mut dyn StateWrite,
@@ -210,10 +202,6 @@ impl Msg for Instantiate {
         std::slice::from_ref(&self.sender)
     }
 
-    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
-        Ok(())
-    }
-
     fn check_stateful(&self, state: &dyn StateRead, _ctx: &ExecContext<'_>) -> Result<(), TxError> {
         state.require_code(self.code_id)?;
         state.check_funds(&self.sender, &self.funds)
@@ -289,10 +277,6 @@ impl Msg for Execute {
         std::slice::from_ref(&self.sender)
     }
 
-    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
-        Ok(())
-    }
-
     fn check_stateful(&self, state: &dyn StateRead, _ctx: &ExecContext<'_>) -> Result<(), TxError> {
         state.require_contract(&self.contract)?;
         state.check_funds(&self.sender, &self.funds)
@@ -364,10 +348,6 @@ impl Migrate {
 impl Msg for Migrate {
     fn signers(&self) -> &[Address] {
         std::slice::from_ref(&self.sender)
-    }
-
-    fn check_stateless(&self, _ctx: &StatelessContext<'_>) -> Result<(), TxError> {
-        Ok(())
     }
 
     fn check_stateful(&self, state: &dyn StateRead, _ctx: &ExecContext<'_>) -> Result<(), TxError> {
