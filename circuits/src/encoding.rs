@@ -2,8 +2,10 @@
 //!
 //! Points are in the compressed form of `bls12_381` (48 bytes in G1, 96 in
 //! G2); decoding rejects non-canonical encodings, points off the curve or
-//! outside the prime-order subgroup (all checked by `from_compressed`), the
-//! identity (checked here) and any length other than the exact one.
+//! outside the prime-order subgroup, the identity (checked here) and any
+//! length other than the exact one. Points are decompressed by blst
+//! ([`copro_groth16::g1_from_compressed`]), which accepts exactly what
+//! `bls12_381`'s `from_compressed` accepts in about a third of the time.
 //!
 //! * Proof: `A (G1) || B (G2) || C (G1)`, exactly [`PROOF_LEN`] = 192 bytes.
 //! * Verifying key: `alpha_g1 || beta_g1 || beta_g2 || gamma_g2 || delta_g1 ||
@@ -13,6 +15,7 @@
 
 use bellman::groth16::{Proof, VerifyingKey};
 use bls12_381::{Bls12, G1Affine, G2Affine};
+use copro_groth16::{g1_from_compressed, g2_from_compressed};
 use sha2::{Digest, Sha256};
 
 /// Encoded proof length.
@@ -48,8 +51,7 @@ fn g1(bytes: &[u8], what: &'static str) -> Result<G1Affine, EncodingError> {
     let arr: [u8; 48] = bytes
         .try_into()
         .map_err(|_| EncodingError::InvalidPoint(what))?;
-    let p: G1Affine =
-        Option::from(G1Affine::from_compressed(&arr)).ok_or(EncodingError::InvalidPoint(what))?;
+    let p = g1_from_compressed(&arr).ok_or(EncodingError::InvalidPoint(what))?;
     if bool::from(p.is_identity()) {
         return Err(EncodingError::Identity(what));
     }
@@ -60,8 +62,7 @@ fn g2(bytes: &[u8], what: &'static str) -> Result<G2Affine, EncodingError> {
     let arr: [u8; 96] = bytes
         .try_into()
         .map_err(|_| EncodingError::InvalidPoint(what))?;
-    let p: G2Affine =
-        Option::from(G2Affine::from_compressed(&arr)).ok_or(EncodingError::InvalidPoint(what))?;
+    let p = g2_from_compressed(&arr).ok_or(EncodingError::InvalidPoint(what))?;
     if bool::from(p.is_identity()) {
         return Err(EncodingError::Identity(what));
     }

@@ -12,8 +12,8 @@
 //!    effects fit the entries; then the public input, computed from chain
 //!    state and the effects;
 //! 3. [`Verifier`] (the pairing check), remembered by verdict so each proof
-//!    is verified once per node, and batch-verified when a block brings
-//!    several;
+//!    is verified once per node (blst's pairing, see
+//!    [`copro_circuits::verify`]);
 //! 4. [`apply`] (writes): the proven effects become ledger-mirror writes,
 //!    withdrawals and refunds are paid from escrow, the root and its
 //!    history advance, the result is recorded.
@@ -36,7 +36,7 @@ use copro_circuits::transfer_v2::{
     self, ADDRESS_BYTES, BatchDeltas, LedgerWrite, MirrorView, OffchainEntry, Recipient,
     TransferV2Error, TransferV2Params,
 };
-use copro_circuits::verify::{CheckedVerifyingKey, verify, verify_batch};
+use copro_circuits::verify::{CheckedVerifyingKey, verify};
 use copro_module::{Address, Event, Stage};
 use copro_store::{StateRead, StateWrite};
 use sha2::{Digest, Sha256};
@@ -717,7 +717,7 @@ pub struct Verifier {
     verified: [AtomicU64; Stage::ALL.len()],
     observer: Option<Observer>,
     /// While a block runs with deferred checks: its stage and the
-    /// submissions answered optimistically, to batch-verify at the end.
+    /// submissions answered optimistically, to verify at the end.
     deferred: Mutex<Option<(Stage, Vec<CheckedSubmission>)>>,
 }
 
@@ -790,14 +790,14 @@ impl Verifier {
 
     /// Starts deferring: until [`Self::end_deferred`], a submission checked
     /// at `stage` whose verdict is not known is answered `Ok` and kept, so a
-    /// whole block's proofs are verified in one batch. Other stages (a
+    /// whole block's proofs are verified together at its end. Other stages (a
     /// CheckTx between, a leftover after a panic) are never deferred.
     pub fn begin_deferred(&self, stage: Stage) {
         *self.deferred_slot() = Some((stage, Vec::new()));
     }
 
-    /// Batch-verifies what was deferred (per key, with exact single-check
-    /// fallback); the first failing submission's error, if any.
+    /// Verifies what was deferred; the first failing submission's error,
+    /// if any.
     pub fn end_deferred(&self) -> Result<()> {
         let Some((stage, items)) = self.deferred_slot().take() else {
             return Ok(());
@@ -826,10 +826,9 @@ impl Verifier {
             .unwrap_or_else(|| Err(CoproError::internal("no verdict")))
     }
 
-    /// Verifies several submissions, one verdict each, in order. Those not
-    /// known yet are verified together per verifying key with batch
-    /// verification, which falls back to single checks when the batch
-    /// fails, so each verdict is exact and deterministic.
+    /// Verifies several submissions, one verdict each, in order: those not
+    /// known yet, grouped per verifying key, each checked on its own, so
+    /// each verdict is exact and deterministic.
     pub fn verify_all(&self, items: &[CheckedSubmission], stage: Stage) -> Vec<Result<()>> {
         let mut verdicts: Vec<Option<Result<()>>> = items
             .iter()
@@ -866,21 +865,10 @@ impl Verifier {
                     }
                 }
             }
-            let results = match decoded.len() {
-                0 => vec![],
-                1 => vec![verify(
-                    &key,
-                    &decoded[0].1,
-                    items[decoded[0].0].public_input,
-                )],
-                _ => {
-                    let batch: Vec<_> = decoded
-                        .iter()
-                        .map(|(i, p)| (p.clone(), items[*i].public_input))
-                        .collect();
-                    verify_batch(&key, &batch)
-                }
-            };
+            let results: Vec<_> = decoded
+                .iter()
+                .map(|(i, proof)| verify(&key, proof, items[*i].public_input))
+                .collect();
             self.count(stage, results.len());
             for ((i, _), result) in decoded.iter().zip(results) {
                 let ok = result.is_ok();

@@ -700,7 +700,7 @@ fn only_the_authority_changes_programs_and_the_prover() {
 }
 
 #[test]
-fn several_proofs_in_one_block_chain_and_batch_verification_finds_the_bad_one() {
+fn several_proofs_in_one_block_chain_and_verify_all_finds_the_bad_one() {
     let us = users();
     let mut chain = Chain::new(&us, 1_000);
     for (i, u) in us.iter().enumerate() {
@@ -737,14 +737,14 @@ fn several_proofs_in_one_block_chain_and_batch_verification_finds_the_bad_one() 
         chain.height,
     )
     .unwrap();
-    // One batch, both good.
+    // One call, both good.
     let verdicts = verifier.verify_all(&[c1.clone(), c2.clone()], Stage::ProcessProposal);
     assert!(verdicts.iter().all(Result::is_ok));
     assert_eq!(verifier.verifications(Stage::ProcessProposal), 2);
     // Known verdicts are not verified again.
     verifier.verify_all(&[c1.clone(), c2.clone()], Stage::FinalizeBlock);
     assert_eq!(verifier.verifications(Stage::FinalizeBlock), 0);
-    // A fresh verifier, one tampered input: the batch fails and finds it.
+    // A fresh verifier, one tampered input: only that one fails.
     let fresh = Verifier::default();
     let mut bad = c2.clone();
     bad.public_input = fr_from_u64(1);
