@@ -393,7 +393,8 @@ pub fn run(args: &BenchValidatorArgs) -> Result<()> {
         msg.proof = vec![0xa5; copro_circuits::encoding::PROOF_LEN];
         measure(&format!("validator.apply{n}"), &mut chain, &msg, false)?;
     }
-    // Batch verification against single, B = 1 proofs.
+    // One by one against `verify_all` (what ProcessProposal runs), B = 1
+    // proofs.
     let n = args.verify_proofs;
     if n > 0 {
         let params = crate::transfer_params("transfer", 1, args.arity, args.depth)?;
