@@ -46,6 +46,9 @@ pub enum Groth16Error {
         /// Inputs given.
         got: usize,
     },
+    /// The key has no `ic` point (a key for `n` inputs has `n + 1`).
+    #[error("the verifying key has no ic point")]
+    NoIc,
     /// The pairing equation does not hold.
     #[error("the proof does not verify for these public inputs")]
     InvalidProof,
@@ -79,10 +82,7 @@ impl PreparedKey {
     /// points, which `bls12_381` points on the curve never are.
     pub fn new(vk: &VerifyingKey<Bls12>) -> Result<Self, Groth16Error> {
         if vk.ic.is_empty() {
-            return Err(Groth16Error::InputCount {
-                expected: 0,
-                got: 0,
-            });
+            return Err(Groth16Error::NoIc);
         }
         let alpha = g1(&vk.alpha_g1, "vk.alpha_g1")?;
         let beta = g2(&vk.beta_g2, "vk.beta_g2")?;

@@ -223,7 +223,7 @@ fn the_input_count_must_fit_the_key() {
     }
     let mut no_ic = trapdoor.vk();
     no_ic.ic.clear();
-    assert!(PreparedKey::new(&no_ic).is_err());
+    assert_eq!(PreparedKey::new(&no_ic).unwrap_err(), Groth16Error::NoIc);
 }
 
 /// `x · x = y`, `y` public.
