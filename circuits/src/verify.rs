@@ -11,6 +11,8 @@
 //! check remains the fallback for the one case blst could not take, a point
 //! it refuses, which no point on the curve is.
 
+use std::sync::OnceLock;
+
 use bellman::groth16::{self, PreparedVerifyingKey, Proof, VerifyingKey};
 use bls12_381::Bls12;
 use copro_groth16::{Groth16Error, PreparedKey};
@@ -29,10 +31,12 @@ pub enum VerifyError {
 }
 
 /// A verifying key ready for use: the key, its blst form and bellman's
-/// prepared form (the fallback).
+/// prepared form (the reference and fallback), prepared when first asked
+/// for: a node checking with blst never needs it, and preparing it costs a
+/// pairing in `bls12_381`, about 2 ms.
 pub struct CheckedVerifyingKey {
     vk: VerifyingKey<Bls12>,
-    pvk: PreparedVerifyingKey<Bls12>,
+    pvk: OnceLock<PreparedVerifyingKey<Bls12>>,
     blst: Option<PreparedKey>,
 }
 
@@ -49,9 +53,12 @@ impl CheckedVerifyingKey {
         if vk.ic.len() != 2 {
             return Err(VerifyError::WrongInputCount(vk.ic.len().saturating_sub(1)));
         }
-        let pvk = groth16::prepare_verifying_key(&vk);
         let blst = PreparedKey::new(&vk).ok();
-        Ok(CheckedVerifyingKey { vk, pvk, blst })
+        Ok(CheckedVerifyingKey {
+            vk,
+            pvk: OnceLock::new(),
+            blst,
+        })
     }
 
     /// The underlying key.
@@ -59,9 +66,10 @@ impl CheckedVerifyingKey {
         &self.vk
     }
 
-    /// The prepared key.
+    /// bellman's prepared key (prepared on the first call).
     pub fn prepared(&self) -> &PreparedVerifyingKey<Bls12> {
-        &self.pvk
+        self.pvk
+            .get_or_init(|| groth16::prepare_verifying_key(&self.vk))
     }
 }
 
@@ -87,7 +95,8 @@ pub fn verify_bellman(
     proof: &Proof<Bls12>,
     public_input: Fr,
 ) -> Result<(), VerifyError> {
-    groth16::verify_proof(&vk.pvk, proof, &[public_input]).map_err(|_| VerifyError::InvalidProof)
+    groth16::verify_proof(vk.prepared(), proof, &[public_input])
+        .map_err(|_| VerifyError::InvalidProof)
 }
 
 /// Verifies many proofs for the same key: one verdict per item, in order.
