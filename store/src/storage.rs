@@ -140,12 +140,7 @@ impl Storage {
         let latest = read_latest_version(&rtx)?;
         check_next(latest, version)?;
         let reader = Reader::new(&rtx)?;
-        let (root, batch) = Sha256Jmt::new(&reader)
-            .put_value_set(
-                changes.iter().map(|(k, v)| (key_hash(k), v.clone())),
-                version,
-            )
-            .map_err(tree_err)?;
+        let (root, batch) = tree_update(&reader, changes, version, TreeWalk::Batched)?;
         let pending = PendingCommit {
             version,
             root: root.0,
@@ -269,6 +264,62 @@ impl Storage {
         }
         wtx.commit()?;
         Ok(target)
+    }
+}
+
+/// How [`tree_update`] walks the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TreeWalk {
+    /// One key at a time (jmt's `put_value_set`): every key rewrites and
+    /// rehashes its whole path, so a node above many changed keys is hashed
+    /// once per key.
+    #[cfg_attr(not(test), allow(dead_code))]
+    PerKey,
+    /// All keys in one descent (jmt's `batch_put_value_sets`): every node on
+    /// a changed path is rebuilt and hashed once. It takes no deletions, so
+    /// a block that deletes a key goes [`TreeWalk::PerKey`].
+    Batched,
+}
+
+/// Hashes `changes` into the tree `reader` holds, as version `version`: the
+/// new root and the nodes and values to write.
+///
+/// Both walks give the same root and the same nodes (a Jellyfish Merkle
+/// tree's shape is a function of its keys; tested against each other over
+/// random blocks below), so the walk is no part of the app hash: the
+/// batched one only does less work. Measured with the coprocessor's
+/// `offchain_cost` example (`docs/performance.md`).
+fn tree_update<R: TreeReader>(
+    reader: &R,
+    changes: &Changes,
+    version: Version,
+    walk: TreeWalk,
+) -> Result<(jmt::RootHash, TreeUpdateBatch)> {
+    let tree = Sha256Jmt::new(reader);
+    // Only writes, and at least one (jmt asserts both).
+    let writes: Option<Vec<(KeyHash, OwnedValue)>> = match walk {
+        TreeWalk::Batched if !changes.is_empty() => changes
+            .iter()
+            .map(|(k, v)| v.as_ref().map(|v| (key_hash(k), v.clone())))
+            .collect(),
+        _ => None,
+    };
+    match writes {
+        Some(writes) => {
+            let (roots, batch) = tree
+                .batch_put_value_sets(vec![writes], None, version)
+                .map_err(tree_err)?;
+            let root = *roots
+                .first()
+                .ok_or_else(|| tree_err("jmt returned no root for one value set"))?;
+            Ok((root, batch))
+        }
+        None => tree
+            .put_value_set(
+                changes.iter().map(|(k, v)| (key_hash(k), v.clone())),
+                version,
+            )
+            .map_err(tree_err),
     }
 }
 
@@ -536,5 +587,169 @@ impl StateRead for Snapshot {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// xorshift64*: a fixed pseudo-random workload without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Hashes `changes` both ways over the latest committed tree, asserts
+    /// the same root and the same nodes and values, and returns the batched
+    /// result to commit.
+    fn both_walks(storage: &Storage, changes: &Changes, version: Version) -> PendingCommit {
+        let rtx = storage.db.begin_read().unwrap();
+        let reader = Reader::new(&rtx).unwrap();
+        let (per_key_root, per_key) =
+            tree_update(&reader, changes, version, TreeWalk::PerKey).unwrap();
+        let (root, batch) = tree_update(&reader, changes, version, TreeWalk::Batched).unwrap();
+        assert_eq!(per_key_root, root, "roots differ at version {version}");
+        assert_eq!(
+            per_key.node_batch, batch.node_batch,
+            "nodes or values differ at version {version}"
+        );
+        PendingCommit {
+            version,
+            root: root.0,
+            batch,
+            changes: changes.clone(),
+        }
+    }
+
+    /// Blocks of every shape: the first on an empty tree, one key, hundreds
+    /// of keys (new ones splitting leaves, updates of live ones), blocks
+    /// with deletions (which take the per-key walk), empty blocks, a block
+    /// that deletes every key and the writes after it.
+    #[test]
+    fn the_batched_walk_gives_the_per_key_walks_root_nodes_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().join("store.redb")).unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut live = BTreeSet::new();
+        let mut batched_blocks = 0;
+        for version in 0..90u64 {
+            let writes = match version % 6 {
+                0 => 1,
+                1 => 700,
+                5 => 0,
+                _ => rng.below(250) + 1,
+            };
+            let mut changes = Changes::new();
+            for _ in 0..writes {
+                let key = format!("key/{:05}", rng.below(4000)).into_bytes();
+                let len = usize::try_from(rng.below(48)).unwrap() + 1;
+                let value = (0..len).map(|_| rng.next() as u8).collect();
+                changes.insert(key, Some(value));
+            }
+            if version % 4 == 3 {
+                let doomed: Vec<Vec<u8>> =
+                    live.iter().filter(|_| rng.below(8) == 0).cloned().collect();
+                for key in doomed {
+                    changes.insert(key, None);
+                }
+            }
+            if version == 60 {
+                // Everything goes; the next block writes on an empty root
+                // again (jmt's Null node at a later version).
+                changes = live.iter().map(|k| (k.clone(), None)).collect();
+            }
+            if !changes.is_empty() && changes.values().all(Option::is_some) {
+                batched_blocks += 1;
+            }
+            let pending = both_walks(&storage, &changes, version);
+            storage.commit(pending).unwrap();
+            for (k, v) in &changes {
+                if v.is_some() {
+                    live.insert(k.clone());
+                } else {
+                    live.remove(k);
+                }
+            }
+        }
+        assert!(batched_blocks >= 50, "only {batched_blocks} batched blocks");
+        // What was committed reads back, with proofs, at the latest version.
+        let snapshot = storage.latest_snapshot().unwrap();
+        let root = snapshot.root_hash().unwrap().unwrap();
+        assert_eq!(snapshot.entries().unwrap().len(), live.len());
+        for key in live.iter().step_by(37) {
+            let (value, proof) = snapshot.get_with_proof(key).unwrap();
+            let value = value.expect("a live key has a value");
+            assert!(ics23::verify_membership::<ics23::HostFunctionsManager>(
+                &proof,
+                &crate::proof_spec(),
+                &root.to_vec(),
+                key,
+                &value,
+            ));
+        }
+    }
+
+    /// What each walk costs, interleaved in one run (medians, µs; a figure,
+    /// not an assertion): a store of 4,000 keys, then blocks that update
+    /// `n` of them, as a settled batch updates its accounts.
+    /// `cargo test --release -p copro-store --lib -- --ignored --nocapture tree_walk_cost`
+    #[test]
+    #[ignore = "a benchmark: run it in release with --nocapture"]
+    #[allow(clippy::disallowed_methods)] // it reads the clock
+    fn tree_walk_cost() {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().join("store.redb")).unwrap();
+        let mut rng = Rng(7);
+        let value = |rng: &mut Rng| -> Vec<u8> { (0..120).map(|_| rng.next() as u8).collect() };
+        let mut genesis = Changes::new();
+        for i in 0..4000u32 {
+            genesis.insert(format!("key/{i:05}").into_bytes(), Some(value(&mut rng)));
+        }
+        storage.commit(both_walks(&storage, &genesis, 0)).unwrap();
+        for n in [8u64, 64, 512] {
+            let mut changes = Changes::new();
+            while changes.len() < usize::try_from(n).unwrap() {
+                let key = format!("key/{:05}", rng.below(4000)).into_bytes();
+                changes.insert(key, Some(value(&mut rng)));
+            }
+            let rtx = storage.db.begin_read().unwrap();
+            let reader = Reader::new(&rtx).unwrap();
+            let mut times: [Vec<Duration>; 2] = Default::default();
+            for _ in 0..31 {
+                for (walk, samples) in [TreeWalk::PerKey, TreeWalk::Batched]
+                    .into_iter()
+                    .zip(&mut times)
+                {
+                    let start = Instant::now();
+                    std::hint::black_box(tree_update(&reader, &changes, 1, walk).unwrap());
+                    samples.push(start.elapsed());
+                }
+            }
+            let [per_key, batched] = times.map(|mut t| {
+                t.sort();
+                t[t.len() / 2].as_secs_f64() * 1e6
+            });
+            println!(
+                "tree_walk.{n}_keys: per_key_us {per_key:.0} batched_us {batched:.0} \
+                 per_key_us_per_key {:.1} batched_us_per_key {:.1} speedup {:.2}",
+                per_key / n as f64,
+                batched / n as f64,
+                per_key / batched
+            );
+        }
     }
 }

@@ -17,6 +17,8 @@
 //! `first` is a node's first run of the submission (CheckTx: it hashes),
 //! `again` a later stage's (PrepareProposal, ProcessProposal: the node's
 //! memo answers the Poseidon work, see `copro_coprocessor::memo`).
+//! `node_model_us_*` adds the stages up the way one node of a 4-validator
+//! chain runs them for one proof tx ([`node_model_us`]), the check aside.
 // A benchmark, not consensus code: it reads the clock.
 #![allow(clippy::disallowed_methods)]
 
@@ -288,9 +290,10 @@ fn measure(n: usize, reps: usize) -> Result<()> {
             }
         }
     }
-    for (run, samples) in ["first", "again"].iter().zip(runs) {
-        let mut total = 0.0;
-        for (name, samples) in [
+    // [run][stage] medians, µs.
+    let mut medians = [[0.0f64; 4]; 2];
+    for ((run, samples), row) in ["first", "again"].iter().zip(runs).zip(&mut medians) {
+        for ((name, samples), cell) in [
             "decode",
             "checks_and_public_input",
             "apply",
@@ -298,18 +301,42 @@ fn measure(n: usize, reps: usize) -> Result<()> {
         ]
         .iter()
         .zip(samples)
+        .zip(row.iter_mut())
         {
-            let d = us(median(samples));
-            total += d;
-            println!("{label}.{run}.{name}_us: {d:.0}");
+            *cell = us(median(samples));
+            println!("{label}.{run}.{name}_us: {cell:.0}");
         }
+        let total: f64 = row.iter().sum();
         println!("{label}.{run}.total_us: {total:.0}");
         println!(
             "{label}.{run}.total_us_per_transfer: {:.1}",
             total / n as f64
         );
     }
+    let node = node_model_us(&medians);
+    println!("{label}.node_model_us_without_check: {node:.0}");
+    println!(
+        "{label}.node_model_us_per_transfer_without_check: {:.1}",
+        node / n as f64
+    );
     Ok(())
+}
+
+/// Validators of the localnet the model is for (the proposer's share of
+/// PrepareProposal is one in this many).
+const MODEL_VALIDATORS: f64 = 4.0;
+
+/// What one node pays for one proof tx, the pairing check aside, modelled
+/// from the stage medians `[first, again][decode, checks, apply, store]`:
+/// CheckTx is a first run without store hashing; ProcessProposal is a later
+/// run without it, and so is PrepareProposal, on the proposer only (one
+/// node in [`MODEL_VALIDATORS`]); FinalizeBlock reuses ProcessProposal's
+/// result and hashes the store once. Add the check (`copro-circuits`'
+/// `verify_cost` example: decode and pairing) for the whole.
+fn node_model_us(medians: &[[f64; 4]; 2]) -> f64 {
+    let [first, again] = medians;
+    let run = |m: &[f64; 4]| m[0] + m[1] + m[2];
+    run(first) + run(again) * (1.0 + 1.0 / MODEL_VALIDATORS) + first[3]
 }
 
 /// Decodes, checks, applies and hashes the submission `bytes` once over the
