@@ -140,7 +140,7 @@ impl Storage {
         let latest = read_latest_version(&rtx)?;
         check_next(latest, version)?;
         let reader = Reader::new(&rtx)?;
-        let (root, batch) = tree_update(&reader, changes, version, TreeWalk::Batched)?;
+        let (root, batch) = tree_update(&reader, changes, version)?;
         let pending = PendingCommit {
             version,
             root: root.0,
@@ -267,60 +267,52 @@ impl Storage {
     }
 }
 
-/// How [`tree_update`] walks the tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TreeWalk {
-    /// One key at a time (jmt's `put_value_set`): every key rewrites and
-    /// rehashes its whole path, so a node above many changed keys is hashed
-    /// once per key.
-    #[cfg_attr(not(test), allow(dead_code))]
-    PerKey,
-    /// All keys in one descent (jmt's `batch_put_value_sets`): every node on
-    /// a changed path is rebuilt and hashed once. It takes no deletions, so
-    /// a block that deletes a key goes [`TreeWalk::PerKey`].
-    Batched,
-}
-
 /// Hashes `changes` into the tree `reader` holds, as version `version`: the
 /// new root and the nodes and values to write.
 ///
-/// Both walks give the same root and the same nodes (a Jellyfish Merkle
-/// tree's shape is a function of its keys; tested against each other over
-/// random blocks below), so the walk is no part of the app hash: the
-/// batched one only does less work. Measured with the coprocessor's
-/// `offchain_cost` example (`docs/performance.md`).
+/// A block that only writes goes down the tree in one descent (jmt's
+/// `batch_put_value_sets`): every node on a changed path is rebuilt and
+/// hashed once. jmt's batched walk takes no deletions and no empty set, so
+/// those blocks go [`per_key_update`]. Both walks give the same root and the
+/// same nodes (a Jellyfish Merkle tree's shape is a function of its keys;
+/// tested against each other over random blocks below), so the walk is no
+/// part of the app hash. Measured by the `tree_walk_cost` test below and
+/// the coprocessor's `offchain_cost` example (`docs/performance.md`).
 fn tree_update<R: TreeReader>(
     reader: &R,
     changes: &Changes,
     version: Version,
-    walk: TreeWalk,
 ) -> Result<(jmt::RootHash, TreeUpdateBatch)> {
-    let tree = Sha256Jmt::new(reader);
-    // Only writes, and at least one (jmt asserts both).
-    let writes: Option<Vec<(KeyHash, OwnedValue)>> = match walk {
-        TreeWalk::Batched if !changes.is_empty() => changes
-            .iter()
-            .map(|(k, v)| v.as_ref().map(|v| (key_hash(k), v.clone())))
-            .collect(),
-        _ => None,
-    };
-    match writes {
-        Some(writes) => {
-            let (roots, batch) = tree
-                .batch_put_value_sets(vec![writes], None, version)
-                .map_err(tree_err)?;
-            let root = *roots
-                .first()
-                .ok_or_else(|| tree_err("jmt returned no root for one value set"))?;
-            Ok((root, batch))
-        }
-        None => tree
-            .put_value_set(
-                changes.iter().map(|(k, v)| (key_hash(k), v.clone())),
-                version,
-            )
-            .map_err(tree_err),
+    if changes.is_empty() || changes.values().any(Option::is_none) {
+        return per_key_update(reader, changes, version);
     }
+    let writes = changes
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (key_hash(k), v.clone())))
+        .collect();
+    let (roots, batch) = Sha256Jmt::new(reader)
+        .batch_put_value_sets(vec![writes], None, version)
+        .map_err(tree_err)?;
+    let root = *roots
+        .first()
+        .ok_or_else(|| tree_err("jmt returned no root for one value set"))?;
+    Ok((root, batch))
+}
+
+/// [`tree_update`] one key at a time (jmt's `put_value_set`): every key
+/// rewrites and rehashes its whole path, so a node above many changed keys
+/// is hashed once per key.
+fn per_key_update<R: TreeReader>(
+    reader: &R,
+    changes: &Changes,
+    version: Version,
+) -> Result<(jmt::RootHash, TreeUpdateBatch)> {
+    Sha256Jmt::new(reader)
+        .put_value_set(
+            changes.iter().map(|(k, v)| (key_hash(k), v.clone())),
+            version,
+        )
+        .map_err(tree_err)
 }
 
 fn check_next(latest: Option<Version>, version: Version) -> Result<()> {
@@ -618,9 +610,8 @@ mod tests {
     fn both_walks(storage: &Storage, changes: &Changes, version: Version) -> PendingCommit {
         let rtx = storage.db.begin_read().unwrap();
         let reader = Reader::new(&rtx).unwrap();
-        let (per_key_root, per_key) =
-            tree_update(&reader, changes, version, TreeWalk::PerKey).unwrap();
-        let (root, batch) = tree_update(&reader, changes, version, TreeWalk::Batched).unwrap();
+        let (per_key_root, per_key) = per_key_update(&reader, changes, version).unwrap();
+        let (root, batch) = tree_update(&reader, changes, version).unwrap();
         assert_eq!(per_key_root, root, "roots differ at version {version}");
         assert_eq!(
             per_key.node_batch, batch.node_batch,
@@ -730,12 +721,12 @@ mod tests {
             let reader = Reader::new(&rtx).unwrap();
             let mut times: [Vec<Duration>; 2] = Default::default();
             for _ in 0..31 {
-                for (walk, samples) in [TreeWalk::PerKey, TreeWalk::Batched]
-                    .into_iter()
-                    .zip(&mut times)
-                {
+                type Walk =
+                    fn(&Reader, &Changes, Version) -> Result<(jmt::RootHash, TreeUpdateBatch)>;
+                let walks: [Walk; 2] = [per_key_update, tree_update];
+                for (walk, samples) in walks.into_iter().zip(&mut times) {
                     let start = Instant::now();
-                    std::hint::black_box(tree_update(&reader, &changes, 1, walk).unwrap());
+                    std::hint::black_box(walk(&reader, &changes, 1).unwrap());
                     samples.push(start.elapsed());
                 }
             }
